@@ -1,0 +1,40 @@
+"""fourierflow: training dynamics of two-layer networks learning modular addition.
+
+The public API is the list of names below; see SPEC sections 1-11 and the docs.
+"""
+
+from .activations import ACTIVATIONS as ACTIVATIONS, get_activation as get_activation
+from .data import (
+    Split as Split,
+    all_pairs as all_pairs,
+    full_split as full_split,
+    random_split as random_split,
+)
+from .fourier import (
+    dominant_frequency as dominant_frequency,
+    fourier_basis as fourier_basis,
+    fourier_coefficients as fourier_coefficients,
+    frequencies as frequencies,
+    from_polar as from_polar,
+    ipr as ipr,
+    misalignment as misalignment,
+    num_frequencies as num_frequencies,
+    phase_difference as phase_difference,
+    polar as polar,
+)
+from .init import (
+    diversified as diversified,
+    init_gaussian as init_gaussian,
+    init_multi_frequency as init_multi_frequency,
+    init_single_frequency as init_single_frequency,
+)
+from .metrics import (
+    dominant_frequencies as dominant_frequencies,
+    frequency_sparsity as frequency_sparsity,
+    neuron_spectrum as neuron_spectrum,
+    phase_alignment as phase_alignment,
+    weight_norm as weight_norm,
+)
+from .network import TwoLayerNet as TwoLayerNet, accuracy as accuracy, loss as loss
+
+__version__ = "0.1.0"

@@ -1,0 +1,148 @@
+"""The real Fourier basis of R^p and polar coordinates per frequency (SPEC section 4).
+
+Conventions: `K = (p - 1) / 2`, `w_k = 2 pi k / p` for k = 1..K. For `v` in R^p,
+`v[j] = g0 / sqrt(p) + sum_k alpha_k cos(w_k j + phi_k)` exactly, with
+`alpha_k = sqrt(2/p) hypot(gc_k, gs_k)` and `phi_k = atan2(-gs_k, gc_k)`.
+"""
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+
+from ._checks import check_modulus
+from ._types import Array, ArrayLike, Float, Int
+
+
+def num_frequencies(p: int) -> int:
+    """`K = (p - 1) / 2`, the number of nonzero frequencies of Z_p up to sign."""
+    return (check_modulus(p) - 1) // 2
+
+
+def frequencies(p: int) -> Float[Array, " K"]:
+    """Angular frequencies `w_k = 2 pi k / p`, k = 1..K."""
+    return 2 * jnp.pi * jnp.arange(1, num_frequencies(p) + 1) / p
+
+
+def fourier_basis(p: int) -> Float[np.ndarray, "p p"]:
+    """Orthonormal real Fourier basis of R^p, as rows: `[b0, c_1..c_K, s_1..s_K]`.
+
+    **Arguments:**
+
+    - `p`: the modulus (odd, >= 3).
+
+    **Returns:**
+
+    A `(p, p)` NumPy float64 array `F` with `F @ F.T = I`: row 0 is `b0 = 1/sqrt(p)`,
+    rows `1..K` are `c_k[j] = sqrt(2/p) cos(w_k j)`, rows `K+1..2K` are
+    `s_k[j] = sqrt(2/p) sin(w_k j)`.
+    """
+    K = num_frequencies(p)
+    j = np.arange(p)
+    w = 2 * np.pi * np.arange(1, K + 1)[:, None] / p
+    b0 = np.full((1, p), 1 / math.sqrt(p))
+    c = math.sqrt(2 / p) * np.cos(w * j)
+    s = math.sqrt(2 / p) * np.sin(w * j)
+    return np.concatenate([b0, c, s], axis=0)
+
+
+def fourier_coefficients(
+    v: Float[ArrayLike, "*batch p"],
+) -> tuple[Float[Array, "*batch"], Float[Array, "*batch K"], Float[Array, "*batch K"]]:
+    """Coefficients of `v` in the basis of `fourier_basis`.
+
+    **Arguments:**
+
+    - `v`: array whose last axis has length p (odd, >= 3).
+
+    **Returns:**
+
+    `(g0, gc, gs)`: the DC coefficient `<v, b0>` and the cosine/sine coefficients
+    `<v, c_k>`, `<v, s_k>` for k = 1..K.
+    """
+    v = jnp.asarray(v)
+    p = v.shape[-1]
+    K = num_frequencies(p)
+    coeffs = v @ jnp.asarray(fourier_basis(p), dtype=v.dtype).T
+    return coeffs[..., 0], coeffs[..., 1 : K + 1], coeffs[..., K + 1 :]
+
+
+def polar(v: Float[ArrayLike, "*batch p"]) -> tuple[Float[Array, "*batch K"], Float[Array, "*batch K"]]:
+    """Magnitude and phase of `v` at every frequency (SPEC section 4).
+
+    **Arguments:**
+
+    - `v`: array whose last axis has length p; leading axes are batch axes.
+
+    **Returns:**
+
+    `(alpha, phi)`, each of shape `v.shape[:-1] + (K,)`, with
+    `alpha_k = sqrt(2/p) hypot(gc_k, gs_k)` and `phi_k = atan2(-gs_k, gc_k)` in (-pi, pi], so
+    that `v[j] = mean(v) + sum_k alpha_k cos(w_k j + phi_k)`.
+    """
+    v = jnp.asarray(v)
+    p = v.shape[-1]
+    _, gc, gs = fourier_coefficients(v)
+    return math.sqrt(2 / p) * jnp.hypot(gc, gs), jnp.arctan2(-gs, gc)
+
+
+def from_polar(
+    magnitude: Float[ArrayLike, "*batch K"],
+    phase: Float[ArrayLike, "*batch K"],
+    dc: Float[ArrayLike, "*batch"] = 0.0,
+) -> Float[Array, "*batch p"]:
+    """Inverse of `polar`: `v[j] = dc / sqrt(p) + sum_k magnitude_k cos(w_k j + phase_k)`.
+
+    **Arguments:**
+
+    - `magnitude`, `phase`: arrays whose last axis has length K; `p = 2K + 1`.
+    - `dc`: the DC coefficient `g0 = <v, b0>` (default 0).
+
+    **Returns:**
+
+    The vector(s) `v` with last axis of length p.
+    """
+    magnitude, phase = jnp.asarray(magnitude), jnp.asarray(phase)
+    K = magnitude.shape[-1]
+    p = 2 * K + 1
+    j = jnp.arange(p)
+    w = frequencies(p)
+    waves = jnp.cos(w[:, None] * j + phase[..., :, None])  # (*batch, K, p)
+    v = jnp.einsum("...k,...kj->...j", magnitude, waves)
+    return v + jnp.asarray(dc)[..., None] / math.sqrt(p)
+
+
+def phase_difference(
+    phi: Float[ArrayLike, "*batch"], psi: Float[ArrayLike, "*batch"]
+) -> Float[Array, "*batch"]:
+    """`D = (2 phi - psi) mod 2pi`, in [0, 2pi) (SPEC section 4)."""
+    return jnp.mod(2 * jnp.asarray(phi) - jnp.asarray(psi), 2 * jnp.pi)
+
+
+def misalignment(D: Float[ArrayLike, "*batch"]) -> Float[Array, "*batch"]:
+    """`B = min(D, 2pi - D)` in [0, pi], for `D` taken mod 2pi (SPEC section 4)."""
+    D = jnp.mod(jnp.asarray(D), 2 * jnp.pi)
+    return jnp.minimum(D, 2 * jnp.pi - D)
+
+
+def dominant_frequency(magnitude: Float[ArrayLike, "*batch K"]) -> Int[Array, "*batch"]:
+    """The frequency `k` in 1..K of largest magnitude (pass `beta` for the paper's convention,
+    `alpha` for the input-layer variant)."""
+    return jnp.argmax(jnp.asarray(magnitude), axis=-1) + 1
+
+
+def ipr(v: Float[ArrayLike, "*batch p"]) -> Float[Array, "*batch"]:
+    """Inverse participation ratio of the non-DC spectrum (SPEC section 4).
+
+    **Arguments:**
+
+    - `v`: array whose last axis has length p.
+
+    **Returns:**
+
+    `sum_k a_k^4 / (sum_k a_k^2)^2` with `a_k = hypot(gc_k, gs_k)`: 1 for a single frequency,
+    `1/K` for a flat spectrum.
+    """
+    _, gc, gs = fourier_coefficients(v)
+    a2 = gc**2 + gs**2
+    return jnp.sum(a2**2, axis=-1) / jnp.sum(a2, axis=-1) ** 2

@@ -1,0 +1,40 @@
+"""Progress measures of a network (SPEC section 4): frequency sparsity, phase alignment, norm."""
+
+import jax.numpy as jnp
+
+from ._types import Array, Float, Int
+from .fourier import dominant_frequency, ipr, phase_difference, polar
+from .network import TwoLayerNet
+
+
+def neuron_spectrum(net: TwoLayerNet) -> dict[str, Float[Array, "*batch M K"]]:
+    """Per-neuron polar coordinates of both layers: `alpha, phi` (theta), `beta, psi` (xi),
+    and the phase difference `D = 2 phi - psi mod 2pi`."""
+    alpha, phi = polar(net.theta)
+    beta, psi = polar(net.xi)
+    return dict(alpha=alpha, phi=phi, beta=beta, psi=psi, D=phase_difference(phi, psi))
+
+
+def frequency_sparsity(net: TwoLayerNet) -> Float[Array, "*batch"]:
+    """Mean IPR over all rows `theta_m` and `xi_m` (1 = every neuron single-frequency)."""
+    return 0.5 * (jnp.mean(ipr(net.theta), axis=-1) + jnp.mean(ipr(net.xi), axis=-1))
+
+
+def dominant_frequencies(net: TwoLayerNet) -> Int[Array, "*batch M"]:
+    """Each neuron's dominant frequency `argmax_k beta_k` (1..K), from the output layer."""
+    beta, _ = polar(net.xi)
+    return dominant_frequency(beta)
+
+
+def phase_alignment(net: TwoLayerNet) -> Float[Array, "*batch"]:
+    """Mean over neurons of `|sin D|` at each neuron's dominant frequency (0 = aligned)."""
+    s = neuron_spectrum(net)
+    k = jnp.argmax(s["beta"], axis=-1)[..., None]
+    D = jnp.take_along_axis(s["D"], k, axis=-1)[..., 0]
+    return jnp.mean(jnp.abs(jnp.sin(D)), axis=-1)
+
+
+def weight_norm(net: TwoLayerNet) -> Float[Array, "*batch"]:
+    """`(1/M) sum_m (||theta_m||_2 + ||xi_m||_2)`."""
+    norms = jnp.linalg.norm(net.theta, axis=-1) + jnp.linalg.norm(net.xi, axis=-1)
+    return jnp.mean(norms, axis=-1)
