@@ -1,0 +1,3 @@
+"""Figures. Imported explicitly (`from fourierflow import plots`), never by `import fourierflow`,
+so the package imports without matplotlib work. One module per concept; each adds its
+re-exports below."""
