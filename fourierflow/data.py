@@ -50,7 +50,9 @@ class Split(eqx.Module):
     def unseen(self) -> Bool[Array, "p p"]:
         return ~self.train & ~self.train.T
 
-    def pairs(self, mask: Bool[Array, "p p"]) -> tuple[Int[np.ndarray, " n"], Int[np.ndarray, " n"]]:
+    def pairs(
+        self, mask: Bool[Array, "p p"]
+    ) -> tuple[Int[np.ndarray, " n"], Int[np.ndarray, " n"]]:
         """The `(x, y)` pairs where `mask` is true (concrete NumPy arrays, row-major order)."""
         x, y = np.nonzero(np.asarray(mask))
         return x, y

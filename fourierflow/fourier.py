@@ -67,7 +67,9 @@ def fourier_coefficients(
     return coeffs[..., 0], coeffs[..., 1 : K + 1], coeffs[..., K + 1 :]
 
 
-def polar(v: Float[ArrayLike, "*batch p"]) -> tuple[Float[Array, "*batch K"], Float[Array, "*batch K"]]:
+def polar(
+    v: Float[ArrayLike, "*batch p"],
+) -> tuple[Float[Array, "*batch K"], Float[Array, "*batch K"]]:
     """Magnitude and phase of `v` at every frequency (SPEC section 4).
 
     **Arguments:**
@@ -107,9 +109,11 @@ def from_polar(
     p = 2 * K + 1
     j = jnp.arange(p)
     w = frequencies(p)
-    waves = jnp.cos(w[:, None] * j + phase[..., :, None])  # (*batch, K, p)
+    phase = phase[..., :, None]
+    waves = jnp.cos(jnp.expand_dims(jnp.outer(w, j), range(phase.ndim - 2)) + phase)
     v = jnp.einsum("...k,...kj->...j", magnitude, waves)
-    return v + jnp.asarray(dc)[..., None] / math.sqrt(p)
+    dc = jnp.broadcast_to(jnp.asarray(dc), v.shape[:-1])
+    return v + dc[..., None] / math.sqrt(p)
 
 
 def phase_difference(

@@ -31,15 +31,14 @@ def init_gaussian(
     check_positive(scale, "scale")
     k1, k2 = jr.split(key)
     std = scale / math.sqrt(p)
-    return TwoLayerNet(
-        std * jr.normal(k1, (width, p)), std * jr.normal(k2, (width, p)), activation
-    )
+    return TwoLayerNet(std * jr.normal(k1, (width, p)), std * jr.normal(k2, (width, p)), activation)
 
 
 def _cosine_rows(k, phase, p: int, amplitude):
     """Rows `amplitude * cos(w_k j + phase)` for per-row frequency `k` and phase."""
-    j = jnp.arange(p)
-    return amplitude * jnp.cos(2 * jnp.pi * jnp.asarray(k)[..., None] * j / p + phase[..., None])
+    k = jnp.asarray(k)[..., None]
+    j = jnp.expand_dims(jnp.arange(p), range(k.ndim - 1))
+    return amplitude * jnp.cos(2 * jnp.pi * k * j / p + phase[..., None])
 
 
 def init_single_frequency(
@@ -109,7 +108,7 @@ def init_multi_frequency(
     check_positive(kappa, "kappa")
     K = num_frequencies(p)
     k1, k2 = jr.split(key)
-    ks = jnp.arange(1, K + 1)
+    ks = jnp.broadcast_to(jnp.arange(1, K + 1), (width, K))
     phi = jr.uniform(k1, (width, K), minval=0.0, maxval=2 * jnp.pi)
     psi = jr.uniform(k2, (width, K), minval=0.0, maxval=2 * jnp.pi)
     theta = _cosine_rows(ks, phi, p, kappa).sum(axis=-2)

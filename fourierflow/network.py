@@ -113,7 +113,9 @@ def loss(
     return jnp.sum(nll) if reduction == "sum" else jnp.mean(nll)
 
 
-def accuracy(net: TwoLayerNet, x: Int[ArrayLike, " n"], y: Int[ArrayLike, " n"]) -> Float[Array, ""]:
+def accuracy(
+    net: TwoLayerNet, x: Int[ArrayLike, " n"], y: Int[ArrayLike, " n"]
+) -> Float[Array, ""]:
     """Fraction of pairs whose largest logit is `(x + y) mod p`."""
     x, y = jnp.asarray(x), jnp.asarray(y)
     return jnp.mean(jnp.argmax(net.logits(x, y), axis=-1) == (x + y) % net.p)
