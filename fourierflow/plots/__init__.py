@@ -1,3 +1,5 @@
 """Figures. Imported explicitly (`from fourierflow import plots`), never by `import fourierflow`,
 so the package imports without matplotlib work. One module per concept; each adds its
 re-exports below."""
+
+from .spectrum import plot_spectra as plot_spectra

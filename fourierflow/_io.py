@@ -1,0 +1,88 @@
+"""Run outputs: atomic JSON writes and the metadata every run records."""
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _to_jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "shape") and hasattr(obj, "dtype"):  # numpy or jax arrays
+        arr = np.asarray(obj)
+        return arr.item() if arr.ndim == 0 else arr.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return str(obj)  # JSON has no inf/nan
+    return obj
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file and `os.replace` (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Atomically write `obj` (arrays, numpy scalars and inf allowed) as indented JSON."""
+    text = json.dumps(_to_jsonable(obj), indent=2, allow_nan=False)
+    return write_atomic(path, (text + "\n").encode())
+
+
+def git_revision() -> str | None:
+    """The git revision of the checkout this package runs from, if any."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def run_metadata(**arguments: Any) -> dict[str, Any]:
+    """Package versions, devices, git revision, time and the run's arguments."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import jax
+
+    versions = {}
+    for pkg in ("fourierflow", "jax", "jaxlib", "diffrax", "equinox", "optax", "numpy"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    return dict(
+        arguments=arguments,
+        versions=versions,
+        python=platform.python_version(),
+        devices=[str(d) for d in jax.devices()],
+        x64=bool(jax.config.jax_enable_x64),
+        git_revision=git_revision(),
+        time=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    )
