@@ -36,5 +36,11 @@ from .metrics import (
     weight_norm as weight_norm,
 )
 from .network import TwoLayerNet as TwoLayerNet, accuracy as accuracy, loss as loss
+from .sweeps import (
+    SweepResult as SweepResult,
+    load_sweep as load_sweep,
+    merge_sweeps as merge_sweeps,
+    sweep as sweep,
+)
 
 __version__ = "0.1.0"

@@ -1,0 +1,509 @@
+"""Vmapped, chunked, device-sharded sweeps over many initial states (issue 4, SPEC 8-10).
+
+One mechanism, `sweep`, applies a per-element function to a batch of inputs under `vmap`, in
+chunks of bounded memory, sharded over a 1-D mesh of devices (`jax.shard_map`), and collects
+the outputs with a per-element status code, so that one failing element (a `D0 = pi` start,
+a blow-up, a solver that ran out of steps) is reported instead of spoiling the batch. The
+results form a `SweepResult`, savable to `.npz` with a JSON metadata header, and shards of
+one sweep run by independent processes (`shard=(i, N)`) merge back into the whole.
+
+`sweep_alignment` and `sweep_lottery` are the convenience sweeps of the paper's Thm 5.3
+(alignment times) and Lemma C.3 (the lottery among the frequencies of one neuron).
+"""
+
+import datetime
+import functools
+import importlib.metadata
+import io
+import json
+import os
+import platform
+import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import diffrax as dfx
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from ._checks import check_choice, check_positive_int
+from ._types import Array
+
+_AXIS = "sweep"
+_METADATA_KEY = "__metadata__.json"
+
+# Status codes: Diffrax's own `RESULTS` codes (0 = successful), so that a solve's
+# `sol.result` passes through unchanged; user functions may add codes >= 100.
+STATUS_SUCCESSFUL = 0
+STATUS_NONFINITE = int(dfx.RESULTS.nonfinite._value)
+
+
+def _diffrax_status_names() -> dict[int, str]:
+    names = {}
+    for name in dfx.RESULTS._name_to_item:
+        names[int(getattr(dfx.RESULTS, name)._value)] = name
+    return names
+
+
+def status_names(extra: dict[int, str] | None = None) -> dict[int, str]:
+    """The meaning of every status code a sweep may report.
+
+    **Arguments:**
+
+    - `extra`: codes (>= 100) that a per-element function defines itself, with their names.
+
+    **Returns:**
+
+    A dict from code to name: Diffrax's `RESULTS` (0 `successful`, 1 `max_steps_reached`,
+    9 `nonfinite`, ...) updated with `extra`.
+    """
+    names = _diffrax_status_names()
+    if extra:
+        for code, name in extra.items():
+            if int(code) < 100:
+                raise ValueError(f"`status_names` codes must be >= 100; got code={code!r}.")
+            names[int(code)] = str(name)
+    return names
+
+
+def _as_status(status) -> Array:
+    # A Diffrax `RESULTS` item is an `equinox` enumeration item wrapping an int32 array.
+    value = getattr(status, "_value", status)
+    return jnp.asarray(value).astype(jnp.int32)
+
+
+def _leaf_name(path) -> str:
+    parts = []
+    for key in path:
+        if isinstance(key, jtu.DictKey):
+            parts.append(str(key.key))
+        elif isinstance(key, jtu.SequenceKey):
+            parts.append(str(key.idx))
+        elif isinstance(key, jtu.GetAttrKey):
+            parts.append(key.name)
+        else:
+            parts.append(str(key))
+    return "/".join(parts)
+
+
+def _flatten_named(tree, default: str) -> dict[str, Any]:
+    leaves = jtu.tree_flatten_with_path(tree)[0]
+    out = {}
+    for path, leaf in leaves:
+        name = _leaf_name(path) or default
+        out[name] = leaf
+    return out
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("fourierflow", "jax", "jaxlib", "diffrax", "equinox", "optimistix", "numpy"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "unknown"
+    return versions
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray | jax.Array):
+        return np.asarray(value).tolist()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """Read a shard specification `"i/N"` or `(i, N)` (0 <= i < N).
+
+    **Arguments:**
+
+    - `shard`: `None` (the whole sweep), `"i/N"` (as a command line writes it), or `(i, N)`.
+
+    **Returns:**
+
+    `None` or the pair `(i, N)`.
+    """
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        try:
+            i, N = (int(s) for s in shard.split("/"))
+        except ValueError:
+            msg = f"`shard` must look like 'i/N' with integers; got shard={shard!r}."
+            raise ValueError(msg) from None
+    else:
+        try:
+            i, N = shard
+        except (TypeError, ValueError):
+            msg = f"`shard` must be None, 'i/N' or a pair (i, N); got {shard!r}."
+            raise TypeError(msg) from None
+    if isinstance(i, bool) or isinstance(N, bool) or not isinstance(i, int | np.integer):
+        raise TypeError(f"`shard` must hold integers; got shard={shard!r}.")
+    i, N = int(i), int(N)
+    if not (N >= 1 and 0 <= i < N):
+        raise ValueError(f"`shard` (i, N) must satisfy N >= 1 and 0 <= i < N; got {shard!r}.")
+    return i, N
+
+
+def shard_bounds(n: int, shard: tuple[int, int] | None) -> tuple[int, int]:
+    """The contiguous element range `[lo, hi)` that shard `(i, N)` of an `n`-element sweep
+    holds (`[0, n)` for `None`); the shards of `N` partition `[0, n)`."""
+    if shard is None:
+        return 0, n
+    i, N = shard
+    return i * n // N, (i + 1) * n // N
+
+
+class SweepResult(eqx.Module):
+    """The results of a sweep: inputs, outputs and a status code per element (NumPy arrays).
+
+    **Fields:**
+
+    - `inputs`: dict from input name to an array with leading axis `n`.
+    - `outputs`: dict from output name to an array with leading axis `n`.
+    - `status`: `(n,)` int32; 0 = successful, otherwise a Diffrax `RESULTS` code (e.g. 1
+      `max_steps_reached`, 9 `nonfinite`) or a code >= 100 of the per-element function; see
+      `status_names` and `SweepResult.describe`.
+    - `index`: `(n,)` the elements' positions in the whole sweep (shards hold slices of it).
+    - `metadata_json`: the JSON metadata (versions, arguments, seed, devices, status names).
+    """
+
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    status: np.ndarray
+    index: np.ndarray
+    metadata_json: str = eqx.field(static=True, default="{}")
+
+    def __check_init__(self):
+        n = self.status.shape[0]
+        if self.status.shape != (n,) or self.index.shape != (n,):
+            raise ValueError("`status` and `index` must be 1-D of the same length.")
+        for group, arrays in (("inputs", self.inputs), ("outputs", self.outputs)):
+            for name, value in arrays.items():
+                if np.shape(value)[:1] != (n,):
+                    raise ValueError(
+                        f"{group}[{name!r}] must have leading axis {n}; got {np.shape(value)}."
+                    )
+
+    @property
+    def n(self) -> int:
+        """The number of elements."""
+        return int(self.status.shape[0])
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of the successful elements."""
+        return self.status == STATUS_SUCCESSFUL
+
+    @property
+    def metadata(self) -> dict:
+        """The metadata as a dict."""
+        return json.loads(self.metadata_json)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """An input or output array by name (outputs first)."""
+        if name in self.outputs:
+            return self.outputs[name]
+        if name in self.inputs:
+            return self.inputs[name]
+        if name == "status":
+            return self.status
+        raise KeyError(f"no input or output named {name!r}; have {self.names}.")
+
+    @property
+    def names(self) -> list[str]:
+        """All input and output names."""
+        return list(self.inputs) + list(self.outputs)
+
+    def describe(self) -> dict[str, int]:
+        """Counts of elements per status name (e.g. `{"successful": 99, "nonfinite": 1}`)."""
+        names = {int(k): v for k, v in self.metadata.get("status_names", {}).items()}
+        names = names or _diffrax_status_names()
+        codes, counts = np.unique(self.status, return_counts=True)
+        return {
+            names.get(int(c), f"code {int(c)}"): int(m) for c, m in zip(codes, counts, strict=True)
+        }
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write to `.npz` atomically (a temporary file in the same folder, then `os.replace`).
+
+        The archive holds `inputs/<name>`, `outputs/<name>`, `status`, `index` and the JSON
+        metadata as its first member `__metadata__.json` (readable with any zip tool).
+
+        **Arguments:**
+
+        - `path`: the file name (`.npz` is appended if missing).
+
+        **Returns:**
+
+        The path written.
+        """
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        arrays = {f"inputs/{k}": np.asarray(v) for k, v in self.inputs.items()}
+        arrays |= {f"outputs/{k}": np.asarray(v) for k, v in self.outputs.items()}
+        arrays |= {"status": np.asarray(self.status), "index": np.asarray(self.index)}
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr(_METADATA_KEY, self.metadata_json)
+                for name, value in arrays.items():
+                    buffer = io.BytesIO()
+                    np.lib.format.write_array(buffer, value, allow_pickle=False)
+                    zf.writestr(name + ".npy", buffer.getvalue())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "SweepResult":
+        """Read a `SweepResult` written by `save`.
+
+        **Arguments:**
+
+        - `path`: the `.npz` file.
+
+        **Returns:**
+
+        The `SweepResult`.
+        """
+        inputs, outputs = {}, {}
+        with np.load(os.fspath(path), allow_pickle=False) as data:
+            for key in data.files:
+                if key.startswith("inputs/"):
+                    inputs[key[len("inputs/") :]] = data[key]
+                elif key.startswith("outputs/"):
+                    outputs[key[len("outputs/") :]] = data[key]
+            status, index = data["status"], data["index"]
+        with zipfile.ZipFile(os.fspath(path)) as zf:
+            metadata_json = zf.read(_METADATA_KEY).decode()
+        return cls(inputs, outputs, status, index, metadata_json)
+
+    @classmethod
+    def merge(cls, results: Sequence["SweepResult"]) -> "SweepResult":
+        """Merge shards of one sweep (e.g. from `--shard i/N` runs) into one result, in the
+        order of the whole sweep.
+
+        **Arguments:**
+
+        - `results`: `SweepResult`s with the same input/output names and disjoint `index`.
+
+        **Returns:**
+
+        One `SweepResult`, sorted by `index`; its metadata lists the shards merged.
+        """
+        results = list(results)
+        if not results:
+            raise ValueError("`results` must hold at least one SweepResult.")
+        first = results[0]
+        for r in results[1:]:
+            if set(r.inputs) != set(first.inputs) or set(r.outputs) != set(first.outputs):
+                raise ValueError("cannot merge sweeps with different input/output names.")
+        index = np.concatenate([r.index for r in results])
+        order = np.argsort(index, kind="stable")
+        if np.any(np.diff(index[order]) == 0):
+            raise ValueError("cannot merge: some elements appear in more than one shard.")
+
+        def cat(group):
+            return {
+                k: np.concatenate([getattr(r, group)[k] for r in results])[order]
+                for k in getattr(first, group)
+            }
+
+        metadata = first.metadata
+        metadata["merged_shards"] = [r.metadata.get("arguments", {}).get("shard") for r in results]
+        if "arguments" in metadata:
+            metadata["arguments"]["shard"] = None
+        status = np.concatenate([r.status for r in results])[order]
+        return cls(cat("inputs"), cat("outputs"), status, index[order], json.dumps(metadata))
+
+
+def load_sweep(path: str | os.PathLike) -> SweepResult:
+    """Read a `SweepResult` from `.npz` (see `SweepResult.save`)."""
+    return SweepResult.load(path)
+
+
+def merge_sweeps(results: Sequence[SweepResult]) -> SweepResult:
+    """Merge shards of one sweep into one result (see `SweepResult.merge`)."""
+    return SweepResult.merge(results)
+
+
+def _element(fn: Callable, x):
+    out, status = fn(x)
+    status = _as_status(status)
+    finite = jnp.array(True)
+    for leaf in jtu.tree_leaves(out):
+        leaf = jnp.asarray(leaf)
+        if jnp.issubdtype(leaf.dtype, jnp.inexact):
+            finite = finite & jnp.all(jnp.isfinite(leaf))
+    # A "successful" element with non-finite outputs is a failure all the same: say so.
+    status = jnp.where((status == STATUS_SUCCESSFUL) & ~finite, STATUS_NONFINITE, status)
+    return out, status
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _run_chunk(fn: Callable, mesh: Mesh, strategy: str, xs):
+    batched = jax.vmap(functools.partial(_element, fn))
+    if strategy == "shard_map":
+        # check_vma=False: the per-element function (Diffrax while loops, events) is ordinary
+        # single-device code; each device runs it on its own block of the chunk.
+        batched = jax.shard_map(
+            batched, mesh=mesh, in_specs=P(_AXIS), out_specs=P(_AXIS), check_vma=False
+        )
+        return batched(xs)
+    # The fallback: let jit partition the vmapped computation by the input sharding.
+    out = batched(xs)
+    return jax.lax.with_sharding_constraint(out, NamedSharding(mesh, P(_AXIS)))
+
+
+def sweep(
+    fn: Callable[[Any], tuple[Any, Any]],
+    inputs: Any,
+    *,
+    chunk_size: int = 65536,
+    devices: Sequence[jax.Device] | None = None,
+    progress: bool = True,
+    shard: str | tuple[int, int] | None = None,
+    strategy: Literal["shard_map", "jit"] = "shard_map",
+    metadata: dict | None = None,
+    extra_status_names: dict[int, str] | None = None,
+) -> SweepResult:
+    """Apply a per-element function to every element of a batch, vmapped, in chunks of bounded
+    memory, sharded over devices, with a status code per element.
+
+    **Arguments:**
+
+    - `fn`: `x -> (outputs, status)` for ONE element `x` (the structure of `inputs` without the
+      leading axis); `outputs` is a pytree of arrays, `status` an int code (0 = successful) or a
+      Diffrax `RESULTS` item (pass `sol.result` of a `throw=False` solve). An element whose
+      status is 0 but whose outputs are not finite gets `nonfinite` (9). `fn` must be
+      jittable; keep the same function object between calls to reuse its compilation.
+    - `inputs`: a dict (or any pytree) of arrays sharing a leading axis `n`.
+    - `chunk_size`: elements per chunk (rounded up to a multiple of the device count); bounds
+      the memory. Every chunk has this size (the last is padded), so there is one compilation.
+    - `devices`: the devices of the 1-D mesh (default all of `jax.devices()`).
+    - `progress`: show a tqdm bar over chunks.
+    - `shard`: `None`, or `(i, N)` / `"i/N"`: compute only the i-th of N contiguous slices
+      (for independent processes on many hosts; `merge_sweeps` joins them).
+    - `strategy`: `"shard_map"` (`jax.shard_map` over the mesh) or `"jit"` (jit with a
+      `NamedSharding`; the fallback).
+    - `metadata`: JSON-able facts to record (arguments, `seed`, ...).
+    - `extra_status_names`: names of the status codes >= 100 that `fn` defines.
+
+    **Returns:**
+
+    A `SweepResult` with the inputs (flattened to a dict by path), the outputs, `status` and
+    the elements' global `index`.
+    """
+    if not callable(fn):
+        raise TypeError(f"`fn` must be callable; got {type(fn).__name__}.")
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    check_choice(strategy, "strategy", ("shard_map", "jit"))
+    shard = parse_shard(shard)
+    names = status_names(extra_status_names)
+    leaves = jtu.tree_leaves(inputs)
+    if not leaves:
+        raise ValueError("`inputs` must hold at least one array.")
+    leaves = [np.asarray(leaf) for leaf in leaves]
+    if any(leaf.ndim == 0 for leaf in leaves):
+        raise ValueError("every array of `inputs` needs a leading batch axis; got a scalar.")
+    n_total = leaves[0].shape[0]
+    if any(leaf.shape[0] != n_total for leaf in leaves):
+        shapes = [leaf.shape for leaf in leaves]
+        raise ValueError(f"the arrays of `inputs` must share a leading axis; got {shapes}.")
+    treedef = jtu.tree_structure(inputs)
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("`devices` must hold at least one device.")
+    n_dev = len(devices)
+    mesh = Mesh(np.asarray(devices, dtype=object), (_AXIS,))
+    sharding = NamedSharding(mesh, P(_AXIS))
+
+    lo, hi = shard_bounds(n_total, shard)
+    n = hi - lo
+    chunk = min(chunk_size, max(n, 1))
+    chunk = -(-chunk // n_dev) * n_dev
+    n_chunks = -(-n // chunk)
+
+    def put(a, b):
+        # Pad by repeating the chunk's first element: a valid input, so padding cannot fail.
+        block = [leaf[lo + a : lo + b] for leaf in leaves]
+        if b - a < chunk:
+            block = [np.concatenate([x, np.repeat(x[:1], chunk - (b - a), axis=0)]) for x in block]
+        return jtu.tree_unflatten(treedef, [jax.device_put(x, sharding) for x in block])
+
+    from tqdm.auto import tqdm
+
+    outs, stats = [], []
+    pending = None
+    bounds = [(c * chunk, min((c + 1) * chunk, n)) for c in range(n_chunks)]
+    with tqdm(total=n_chunks, disable=not progress, desc="sweep", unit="chunk") as bar:
+        for a, b in bounds:
+            # Dispatch this chunk before fetching the previous one: the device keeps busy.
+            result = _run_chunk(fn, mesh, strategy, put(a, b))
+            if pending is not None:
+                outs.append(jtu.tree_map(np.asarray, pending[0][0]))
+                stats.append(np.asarray(pending[0][1])[: pending[1]])
+                outs[-1] = jtu.tree_map(lambda v, m=pending[1]: v[:m], outs[-1])
+                bar.update()
+            pending = (result, b - a)
+        if pending is not None:
+            out_np = jtu.tree_map(lambda v, m=pending[1]: np.asarray(v)[:m], pending[0][0])
+            outs.append(out_np)
+            stats.append(np.asarray(pending[0][1])[: pending[1]])
+            bar.update()
+
+    if outs:
+        outputs = jtu.tree_map(lambda *xs: np.concatenate(xs), *outs)
+        status = np.concatenate(stats).astype(np.int32)
+    else:  # an empty shard: trace once to learn the output structure
+        example = jtu.tree_unflatten(treedef, [leaf[:1] for leaf in leaves])
+        shapes = jax.eval_shape(jax.vmap(functools.partial(_element, fn)), example)
+        outputs = jtu.tree_map(lambda s: np.zeros((0,) + s.shape[1:], s.dtype), shapes[0])
+        status = np.zeros((0,), np.int32)
+    inputs_named = {k: np.asarray(v)[lo:hi] for k, v in _flatten_named(inputs, "input").items()}
+    meta = {
+        "versions": _versions(),
+        "arguments": {
+            "fn": getattr(fn, "__qualname__", repr(fn)),
+            "n_total": int(n_total),
+            "chunk_size": int(chunk),
+            "shard": None if shard is None else list(shard),
+            "strategy": strategy,
+        },
+        "seed": None,
+        "devices": [str(d) for d in devices],
+        "platform": devices[0].platform,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(),
+        "status_names": {str(k): v for k, v in names.items()},
+    }
+    if metadata:
+        metadata = _jsonable(dict(metadata))
+        meta["seed"] = metadata.pop("seed", None)
+        meta["arguments"].update(metadata)
+    return SweepResult(
+        inputs=inputs_named,
+        outputs=_flatten_named(outputs, "output"),
+        status=status,
+        index=np.arange(lo, hi),
+        metadata_json=json.dumps(meta),
+    )

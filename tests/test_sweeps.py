@@ -1,0 +1,172 @@
+"""Tests of the sweep machinery (issue 4): device counts, chunking, shards, save/load, status."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import diffrax as dfx
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import fourierflow as ff
+from fourierflow.sweeps import STATUS_NONFINITE, status_names
+
+
+def _riccati(x):
+    """y' = y^2 from y0 to t1: y = y0 / (1 - y0 t), a blow-up at t = 1/y0 when y0 > 0."""
+    term = dfx.ODETerm(lambda t, y, args: y**2)
+    sol = dfx.diffeqsolve(
+        term,
+        dfx.Tsit5(),
+        0.0,
+        x["t1"],
+        None,
+        x["y0"],
+        stepsize_controller=dfx.PIDController(rtol=1e-10, atol=1e-10),
+        max_steps=256,
+        throw=False,
+    )
+    return {"y1": sol.ys[-1], "steps": sol.stats["num_steps"]}, sol.result
+
+
+def _inputs(n=37, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"y0": rng.uniform(-1.0, 0.9, n), "t1": rng.uniform(0.1, 1.0, n)}
+
+
+def test_sweep_matches_closed_form_and_isolates_failures():
+    x = _inputs()
+    x["y0"][5] = 4.0  # blows up at t = 0.25 < t1
+    x["t1"][5] = 1.0
+    r = ff.sweep(_riccati, x, chunk_size=8, progress=False)
+    assert r.n == 37 and r.status.dtype == np.int32
+    bad = np.flatnonzero(~r.ok)
+    assert bad.tolist() == [5]
+    # The status names the reason (the step budget or a non-finite state, not "successful").
+    assert status_names()[int(r.status[5])] in {"max_steps_reached", "nonfinite", "dt_min_reached"}
+    good = r.ok
+    exact = x["y0"] / (1 - x["y0"] * x["t1"])
+    np.testing.assert_allclose(r["y1"][good], exact[good], rtol=1e-8)
+    np.testing.assert_array_equal(r["y0"], x["y0"])
+
+
+def test_nonfinite_output_is_flagged():
+    def f(x):
+        return {"s": jnp.sqrt(x["a"])}, 0
+
+    r = ff.sweep(f, {"a": np.array([1.0, -1.0, 4.0])}, progress=False)
+    assert r.status.tolist() == [0, STATUS_NONFINITE, 0]
+    assert r.describe() == {"successful": 2, "nonfinite": 1}
+    np.testing.assert_allclose(r["s"][[0, 2]], [1.0, 2.0])
+
+
+def test_chunked_equals_unchunked_and_strategies_agree():
+    x = _inputs(50, seed=1)
+    whole = ff.sweep(_riccati, x, chunk_size=1000, progress=False)
+    for chunk in (1, 7):
+        r = ff.sweep(_riccati, x, chunk_size=chunk, progress=False)
+        np.testing.assert_allclose(r["y1"], whole["y1"], rtol=1e-12)
+        np.testing.assert_array_equal(r.status, whole.status)
+    r = ff.sweep(_riccati, x, chunk_size=16, progress=False, strategy="jit")
+    np.testing.assert_allclose(r["y1"], whole["y1"], rtol=1e-12)
+
+
+def test_shards_merge_to_whole_and_save_load_roundtrip(tmp_path):
+    x = _inputs(23, seed=2)
+    whole = ff.sweep(_riccati, x, chunk_size=5, progress=False, metadata={"seed": 7, "note": "t"})
+    assert whole.metadata["seed"] == 7 and whole.metadata["arguments"]["note"] == "t"
+    paths = []
+    for i in (2, 0, 3, 1):  # out of order on purpose
+        part = ff.sweep(_riccati, x, chunk_size=5, progress=False, shard=f"{i}/4")
+        paths.append(part.save(tmp_path / f"part{i}"))
+    merged = ff.merge_sweeps([ff.load_sweep(p) for p in paths])
+    np.testing.assert_array_equal(merged.index, np.arange(23))
+    for name in whole.names:
+        np.testing.assert_array_equal(merged[name], whole[name])
+    np.testing.assert_array_equal(merged.status, whole.status)
+    # The round trip keeps arrays, dtypes and metadata; no temporary file is left behind.
+    path = whole.save(tmp_path / "whole.npz")
+    back = ff.load_sweep(path)
+    for name in whole.names + ["status"]:
+        assert back[name].dtype == whole[name].dtype
+        np.testing.assert_array_equal(back[name], whole[name])
+    assert back.metadata == whole.metadata
+    assert set(back.metadata["versions"]) >= {"jax", "diffrax", "equinox", "numpy"}
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [os.path.basename(p) for p in paths] + ["whole.npz"]
+    )
+    with pytest.raises(ValueError, match="more than one shard"):
+        ff.merge_sweeps([ff.load_sweep(paths[0]), ff.load_sweep(paths[0])])
+
+
+def test_empty_shard():
+    r = ff.sweep(_riccati, _inputs(2), shard=(0, 3), progress=False)
+    assert r.n == 0 and r["y1"].shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(chunk_size=0), ValueError),
+        (dict(chunk_size=2.5), TypeError),
+        (dict(shard="3/2"), ValueError),
+        (dict(shard="a/b"), ValueError),
+        (dict(strategy="pmap"), ValueError),
+    ],
+)
+def test_bad_arguments(kwargs, error):
+    with pytest.raises(error):
+        ff.sweep(_riccati, _inputs(4), progress=False, **kwargs)
+
+
+def test_mismatched_leading_axes():
+    with pytest.raises(ValueError, match="leading axis"):
+        ff.sweep(_riccati, {"y0": np.zeros(3), "t1": np.ones(4)}, progress=False)
+
+
+_MULTI_DEVICE = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import jax
+    sys.path.insert(0, {tests!r})
+    from test_sweeps import _inputs, _riccati
+    import fourierflow as ff
+
+    assert len(jax.devices()) == 8, jax.devices()
+    x = _inputs(45, seed=3)
+    x["y0"][11] = 5.0
+    x["t1"][11] = 1.0
+    out = {{}}
+    runs = [(1, 1000, "shard_map"), (1, 8, "shard_map"), (2, 8, "shard_map"),
+            (8, 8, "shard_map"), (8, 1000, "shard_map"), (8, 8, "jit")]
+    for nd, chunk, strategy in runs:
+        r = ff.sweep(_riccati, x, devices=jax.devices()[:nd], chunk_size=chunk,
+                     progress=False, strategy=strategy)
+        out[f"{{nd}}-{{chunk}}-{{strategy}}"] = [r["y1"].tolist(), r.status.tolist()]
+    print(json.dumps(out))
+    """
+)
+
+
+def test_identical_on_1_2_and_8_devices():
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+    env["JAX_ENABLE_X64"] = "1"
+    env["JAX_PLATFORMS"] = "cpu"
+    code = _MULTI_DEVICE.format(tests=os.path.dirname(__file__))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = json.loads(proc.stdout.strip().splitlines()[-1])
+    ref_y, ref_status = runs.pop("1-1000-shard_map")
+    ref_y = np.array(ref_y, dtype=float)
+    assert ref_status[11] != 0 and sum(s != 0 for s in ref_status) == 1
+    for key, (y, status) in runs.items():
+        assert status == ref_status, key
+        ok = np.array(status) == 0
+        np.testing.assert_allclose(np.array(y, dtype=float)[ok], ref_y[ok], rtol=1e-12, err_msg=key)
