@@ -28,6 +28,19 @@ from .init import (
     init_multi_frequency as init_multi_frequency,
     init_single_frequency as init_single_frequency,
 )
+from .leakage import (
+    decoupled_loss as decoupled_loss,
+    gradient_spectrum as gradient_spectrum,
+    harmonic_orders as harmonic_orders,
+    leakage_ratio_law as leakage_ratio_law,
+    leakage_ratios as leakage_ratios,
+)
+from .margins import (
+    cross_entropy as cross_entropy,
+    diversified_logits as diversified_logits,
+    group_logits as group_logits,
+    logit_margin as logit_margin,
+)
 from .metrics import (
     dominant_frequencies as dominant_frequencies,
     frequency_sparsity as frequency_sparsity,
