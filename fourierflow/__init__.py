@@ -56,4 +56,20 @@ from .sweeps import (
     sweep as sweep,
 )
 
+from .configs import (
+    CONFIGS as CONFIGS,
+    TrainConfig as TrainConfig,
+    config_setup as config_setup,
+    get_config as get_config,
+    run_config as run_config,
+)
+from .train import (
+    History as History,
+    TrainResult as TrainResult,
+    evaluate as evaluate,
+    grokking_stages as grokking_stages,
+    symmetric_pairs as symmetric_pairs,
+    train as train,
+)
+
 __version__ = "0.1.0"

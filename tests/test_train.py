@@ -1,0 +1,297 @@
+"""Tests of `fourierflow.train` and the named configurations (issue 5). Budget: < 100 s."""
+
+import dataclasses
+import json
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import jax.tree_util as jtu
+import numpy as np
+import optax
+import pytest
+from helpers import tree_allclose
+
+import fourierflow as ff
+
+P, M = 7, 16
+METRICS = [f.name for f in dataclasses.fields(ff.History) if f.name != "step"]
+
+
+def _hand_loop(net, optimizer, split, steps, reduction, log_every):
+    """A plain Optax loop on `fourierflow.loss` over the train pairs, recording the nets."""
+    x, y = split.pairs(split.train)
+    state = optimizer.init(net)
+
+    @jax.jit
+    def step(net, state):
+        grads = jax.grad(ff.loss)(net, x, y, reduction)
+        updates, state = optimizer.update(grads, state, net)
+        return optax.apply_updates(net, updates), state
+
+    nets = [net]
+    for s in range(1, steps + 1):
+        net, state = step(net, state)
+        if s % log_every == 0:
+            nets.append(net)
+    return net, state, nets
+
+
+def _direct_metrics(net, split, reduction):
+    """Every metric recomputed from the public functions on explicit pair lists."""
+    out = {}
+
+    def acc(mask):
+        x, y = split.pairs(mask)
+        return float(ff.accuracy(net, x, y)) if len(x) else np.nan
+
+    def lossof(mask):
+        x, y = split.pairs(mask)
+        return float(ff.loss(net, x, y, reduction)) if len(x) else np.nan
+
+    out["train_loss"], out["test_loss"] = lossof(split.train), lossof(split.test)
+    out["train_accuracy"], out["test_accuracy"] = acc(split.train), acc(split.test)
+    for name in ("common", "rare", "mirror_covered", "unseen"):
+        out[f"{name}_accuracy"] = acc(getattr(split, name))
+    out["frequency_sparsity"] = float(ff.frequency_sparsity(net))
+    out["phase_alignment"] = float(ff.phase_alignment(net))
+    out["weight_norm"] = float(ff.weight_norm(net))
+    return out
+
+
+@pytest.mark.parametrize(
+    "activation, optimizer, fraction, reduction",
+    [
+        ("relu", optax.adamw(3e-2, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.5), 0.6, "mean"),
+        ("quad", optax.sgd(0.5), 1.0, "mean"),
+        ("relu", optax.sgd(1e-2, momentum=0.9), 0.75, "sum"),
+    ],
+)
+def test_train_matches_hand_written_optax_loop(getkey, activation, optimizer, fraction, reduction):
+    net0 = ff.init_gaussian(getkey(), P, M, 1.0, activation)
+    split = ff.random_split(getkey(), P, fraction)
+    steps, log_every = 30, 10
+    result = ff.train(
+        net0,
+        optimizer,
+        steps=steps,
+        split=split,
+        reduction=reduction,
+        log_every=log_every,
+        snapshot_every=log_every,
+        progress=False,
+    )
+    net, state, nets = _hand_loop(net0, optimizer, split, steps, reduction, log_every)
+    assert result.step == steps
+    assert tree_allclose(result.net, net, rtol=1e-10, atol=1e-12)
+    assert tree_allclose(result.opt_state, state, rtol=1e-10, atol=1e-12)
+    assert np.array_equal(result.history.step, [0, 10, 20, 30])
+    assert np.array_equal(result.snapshot_steps, [0, 10, 20, 30])
+    for i, n in enumerate(nets):
+        assert tree_allclose(jtu.tree_map(lambda a, i=i: a[i], result.snapshots), n, rtol=1e-10)
+        if i not in (1, len(nets) - 1):
+            continue
+        # The recorded metrics equal a direct recomputation from the public functions.
+        direct = _direct_metrics(n, split, reduction)
+        for name in METRICS:
+            np.testing.assert_allclose(
+                # ff.accuracy averages in float32: a count ratio is exact to ~1e-7.
+                getattr(result.history, name)[i],
+                direct[name],
+                rtol=1e-9 if "loss" in name else 1e-6,
+                err_msg=name,
+            )
+    # The network moved (the comparison is not vacuous).
+    assert not tree_allclose(result.net, net0, rtol=1e-3)
+
+
+def test_symmetric_pairs_fold_the_train_loss(getkey):
+    net = ff.init_gaussian(getkey(), 9, M, 1.0, "relu")
+    split = ff.random_split(getkey(), 9, 0.6)
+    x, y, count = ff.symmetric_pairs(split)
+    assert count.sum() == np.asarray(split.train).sum()
+    assert np.all(x <= y) and set(np.unique(count)) <= {1, 2}
+    per_pair = jax.vmap(lambda a, b: ff.loss(net, a[None], b[None], "sum"))(x, y)
+    tx, ty = split.pairs(split.train)
+    np.testing.assert_allclose(jnp.sum(count * per_pair), ff.loss(net, tx, ty, "sum"), rtol=1e-13)
+
+
+def test_resume_is_bit_identical(getkey, tmp_path):
+    net0 = ff.init_gaussian(getkey(), P, M, 1.0, "relu")
+    split = ff.random_split(getkey(), P, 0.7)
+    opt = optax.adamw(1e-2, weight_decay=1.0)
+    kw = dict(split=split, log_every=5, snapshot_every=10, progress=False)
+    full = ff.train(net0, opt, steps=40, **kw)
+    # An interrupted run: 20 steps with checkpoints, then resumed to 40.
+    ff.train(net0, opt, steps=20, checkpoint_dir=tmp_path, checkpoint_every=10, **kw)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["step_000000020.eqx", "step_000000020.json", "step_000000020.npz"]
+    meta = json.loads((tmp_path / "step_000000020.json").read_text())
+    assert meta["step"] == 20 and meta["p"] == P and meta["width"] == M
+    resumed = ff.train(net0, opt, steps=40, checkpoint_dir=tmp_path, resume=True, **kw)
+    leaves = jtu.tree_leaves((full.net, full.opt_state, full.history, full.snapshots))
+    leaves_r = jtu.tree_leaves((resumed.net, resumed.opt_state, resumed.history, resumed.snapshots))
+    assert len(leaves) == len(leaves_r)
+    for a, b in zip(leaves, leaves_r, strict=True):
+        assert np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+    assert np.array_equal(resumed.snapshot_steps, [0, 10, 20, 30, 40])
+    # Resuming a finished run is a no-op that returns the checkpoint.
+    again = ff.train(net0, opt, steps=40, checkpoint_dir=tmp_path, resume=True, **kw)
+    assert np.array_equal(again.net.theta, full.net.theta)
+    # A checkpoint of another network is refused.
+    other = ff.init_gaussian(getkey(), P, M + 1, 1.0, "relu")
+    with pytest.raises(ValueError, match="width"):
+        ff.train(other, opt, steps=40, checkpoint_dir=tmp_path, resume=True, **kw)
+    with pytest.raises(ValueError, match="another split"):
+        kw2 = dict(kw, split=ff.random_split(getkey(), P, 0.7))
+        ff.train(net0, opt, steps=40, checkpoint_dir=tmp_path, resume=True, **kw2)
+
+
+def test_adamw_config_is_pytorch_adamw(getkey):
+    """One-by-one check of `make_optimizer` against torch.optim.AdamW's update, in NumPy."""
+    cfg = ff.get_config("grokking", p=5, width=3)
+    assert (cfg.b1, cfg.b2, cfg.eps, cfg.weight_decay, cfg.lr) == (0.9, 0.999, 1e-8, 2.0, 1e-4)
+    opt = cfg.make_optimizer()
+    w = np.asarray(jr.normal(getkey(), (3, 5)))
+    params = {"w": jnp.asarray(w)}
+    state = opt.init(params)
+    m = v = np.zeros_like(w)
+    for t in range(1, 4):
+        g = np.sin(w * t)
+        updates, state = opt.update({"w": jnp.asarray(g)}, state, params)
+        params = optax.apply_updates(params, updates)
+        w = w * (1 - cfg.lr * cfg.weight_decay)  # torch: decoupled decay first
+        m = cfg.b1 * m + (1 - cfg.b1) * g
+        v = cfg.b2 * v + (1 - cfg.b2) * g**2
+        mhat, vhat = m / (1 - cfg.b1**t), v / (1 - cfg.b2**t)
+        w = w - cfg.lr * mhat / (np.sqrt(vhat) + cfg.eps)
+        np.testing.assert_allclose(params["w"], w, rtol=1e-12, atol=1e-15)
+
+
+def test_named_configs():
+    c = ff.CONFIGS
+    assert set(c) == {"standard", "grokking", "quad_random", "quad_single_freq", "relu_single_freq"}
+    assert all(x.reduction == "mean" and x.p == 23 and x.width == 512 for x in c.values())
+    s = c["standard"]
+    assert (s.activation, s.optimizer, s.lr, s.weight_decay, s.train_fraction, s.steps) == (
+        "relu",
+        "adamw",
+        5e-5,
+        0.0,
+        1.0,
+        5000,
+    )
+    assert s.init == "gaussian" and s.init_scale == 0.1
+    g = c["grokking"]
+    assert (g.lr, g.weight_decay, g.train_fraction, g.steps) == (1e-4, 2.0, 0.75, 50_000)
+    assert (c["quad_random"].activation, c["quad_random"].lr, c["quad_random"].steps) == (
+        "quad",
+        5e-5,
+        5000,
+    )
+    q, r = c["quad_single_freq"], c["relu_single_freq"]
+    assert (q.activation, q.optimizer, q.lr, q.kappa, q.steps) == ("quad", "sgd", 0.1, 0.02, 10_000)
+    assert (r.activation, r.optimizer, r.lr, r.kappa, r.steps) == (
+        "relu",
+        "sgd",
+        0.01,
+        0.002,
+        10_000,
+    )
+    net = q.make_net(jr.key(0))
+    assert float(jnp.max(ff.frequency_sparsity(net))) == pytest.approx(1.0)
+    assert np.asarray(g.make_split(jr.key(0)).train).sum() == round(0.75 * 23**2)
+
+
+def test_run_config_small(getkey):
+    result = ff.run_config("grokking", seed=3, p=7, width=8, steps=20, log_every=10, progress=False)
+    net0, split = ff.config_setup(ff.get_config("grokking", p=7, width=8), seed=3)
+    direct = ff.train(
+        net0,
+        optax.adamw(1e-4, weight_decay=2.0),
+        steps=20,
+        split=split,
+        log_every=10,
+        progress=False,
+    )
+    assert tree_allclose(result.net, direct.net, rtol=1e-12)
+    assert result.history.test_accuracy.shape == (3,)
+
+
+def test_full_data_test_metrics_are_nan(getkey):
+    net0 = ff.init_gaussian(getkey(), P, M, 1.0, "quad")
+    m = ff.evaluate(net0)
+    assert np.isnan(m["test_loss"]) and np.isnan(m["unseen_accuracy"])
+    assert np.isfinite(m["train_loss"]) and m["common_accuracy"] == m["train_accuracy"]
+
+
+def test_grokking_stages():
+    steps = jnp.arange(0, 1000, 100)
+    train_acc = jnp.asarray([0, 0.5, 0.96, 1, 1, 1, 1, 1, 1, 1.0])
+    test_acc = jnp.asarray([0.97, 0, 0, 0.2, 0.5, 0.94, 0.95, 0.99, 1, 1.0])
+    nan = jnp.full(10, jnp.nan)
+    kw = {k: nan for k in METRICS}
+    h = ff.History(step=steps, **dict(kw, train_accuracy=train_acc, test_accuracy=test_acc))
+    assert ff.grokking_stages(h) == (200, 600)
+    assert ff.grokking_stages(h, threshold=0.999) == (300, 800)
+    h2 = ff.History(step=steps, **dict(kw, train_accuracy=train_acc * 0, test_accuracy=test_acc))
+    assert ff.grokking_stages(h2) == (None, None)
+    with pytest.raises(ValueError, match="threshold"):
+        ff.grokking_stages(h, threshold=0.0)
+
+
+def test_divergence_is_an_error_not_nan(getkey):
+    net0 = ff.init_gaussian(getkey(), P, M, 1.0, "quad")
+    with pytest.raises(Exception, match="non-finite"):
+        ff.train(net0, optax.sgd(1e6), steps=20, log_every=10, progress=False)
+
+
+def test_invalid_arguments_rejected_before_compiling(getkey, tmp_path, monkeypatch):
+    net0 = ff.init_gaussian(getkey(), P, M, 1.0, "relu")
+    opt = optax.sgd(0.1)
+    # Any compilation would go through jax.jit: make it fail loudly.
+    monkeypatch.setattr(jax, "jit", lambda *a, **k: pytest.fail("compiled before checking"))
+    cases = [
+        (dict(steps=0), ValueError, "steps"),
+        (dict(steps=2.5), TypeError, "steps"),
+        (dict(steps=25, log_every=10), ValueError, "multiple of `log_every`"),
+        (dict(steps=20, log_every=0), ValueError, "log_every"),
+        (
+            dict(steps=20, log_every=10, checkpoint_every=15, checkpoint_dir=tmp_path),
+            ValueError,
+            "checkpoint_every",
+        ),
+        (dict(steps=20, log_every=10, snapshot_every=5), ValueError, "snapshot_every"),
+        (dict(steps=20, log_every=10, checkpoint_every=10), ValueError, "checkpoint_dir"),
+        (dict(steps=20, log_every=10, resume=True), ValueError, "checkpoint_dir"),
+        (dict(steps=20, log_every=10, reduction="max"), ValueError, "reduction"),
+        (dict(steps=20, log_every=10, split=ff.full_split(9)), ValueError, "p=9"),
+        (dict(steps=20, log_every=10, split=np.ones((7, 7), bool)), TypeError, "split"),
+    ]
+    for kwargs, error, match in cases:
+        with pytest.raises(error, match=match):
+            ff.train(net0, opt, progress=False, **kwargs)
+    with pytest.raises(TypeError, match="optimizer"):
+        ff.train(net0, "adam", steps=10, log_every=10)
+    with pytest.raises(TypeError, match="net0"):
+        ff.train({"theta": net0.theta}, opt, steps=10, log_every=10)
+    batched = eqx.tree_at(lambda n: (n.theta, n.xi), net0, (net0.theta[None], net0.xi[None]))
+    with pytest.raises(ValueError, match="unbatched"):
+        ff.train(batched, opt, steps=10, log_every=10)
+    with pytest.raises(ValueError, match="name"):
+        ff.get_config("nope")
+    with pytest.raises(ValueError, match="unknown TrainConfig fields"):
+        ff.get_config("standard", learning_rate=1.0)
+    for bad, match in [
+        (dict(lr=-1.0), "lr"),
+        (dict(p=24), "p"),
+        (dict(train_fraction=1.5), "train_fraction"),
+        (dict(optimizer="adam"), "optimizer"),
+        (dict(steps=150), "multiple"),
+        (dict(weight_decay=-1.0), "weight_decay"),
+        (dict(b2=1.0), "b2"),
+        (dict(init="x"), "init"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            ff.get_config("standard", **bad)
