@@ -54,6 +54,8 @@ from .sweeps import (
     load_sweep as load_sweep,
     merge_sweeps as merge_sweeps,
     sweep as sweep,
+    sweep_alignment as sweep_alignment,
+    sweep_lottery as sweep_lottery,
 )
 
 from .configs import (

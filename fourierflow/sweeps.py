@@ -33,7 +33,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from ._checks import check_choice, check_positive_int
-from ._types import Array
+from ._types import Array, ArrayLike, Float, Int
 
 _AXIS = "sweep"
 _METADATA_KEY = "__metadata__.json"
@@ -506,4 +506,334 @@ def sweep(
         status=status,
         index=np.arange(lo, hi),
         metadata_json=json.dumps(meta),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Convenience sweeps: alignment times (Thm 5.3) and the lottery (Lemma C.3, Cor 6.1).
+# ---------------------------------------------------------------------------------------------
+
+# Codes >= 100 of the convenience sweeps (the reduced solver's own codes, shifted).
+STATUS_NEVER_ALIGNS = 100
+STATUS_MAGNITUDE_GUARD = 101
+STATUS_SOLVER_FAILED = 102
+REDUCED_STATUS_NAMES = {
+    STATUS_NEVER_ALIGNS: "never_aligns (D0 = pi mod 2pi, the unstable fixed point)",
+    STATUS_MAGNITUDE_GUARD: "magnitude_guard (blow-up before the event / the last time)",
+    STATUS_SOLVER_FAILED: "solver_failed (diffrax failure, e.g. max_steps)",
+}
+# A reference modulus: the reduced solvers integrate in the scaled time `tau = r beta0 t`, so
+# `p` enters only through `t = tau / (r beta0)`; solving once at `_P_REF` and rescaling by
+# `r_ref / r` is the same computation with `p` a traced per-element value (one compilation
+# for every p of a sweep instead of one per p).
+_P_REF = 3
+
+
+def _reduced_status(code):
+    from . import reduced
+
+    code = jnp.asarray(code)
+    return jnp.select(
+        [
+            code == reduced.NEVER_ALIGNS,
+            code == reduced.MAGNITUDE_GUARD,
+            code == reduced.SOLVER_FAILED,
+        ],
+        [STATUS_NEVER_ALIGNS, STATUS_MAGNITUDE_GUARD, STATUS_SOLVER_FAILED],
+        STATUS_SUCCESSFUL,
+    ).astype(jnp.int32)
+
+
+def _rate_ratio(p, reduction):
+    """`r(p_ref) / r(p)`: multiply a time computed at `_P_REF` by this to get it at `p`."""
+    p = jnp.asarray(p, dtype=float)
+    return _P_REF / p if reduction == "sum" else p / _P_REF
+
+
+def _scaled_time(t, kappa, p, reduction):
+    """`r kappa t`: `p kappa t` ("sum") or `kappa t / p` ("mean"), the collapse variable."""
+    p = jnp.asarray(p, dtype=float)
+    return (p if reduction == "sum" else 1 / p) * kappa * t
+
+
+@functools.cache
+def _alignment_element(method, reduction, rtol, atol, max_steps, with_phases):
+    from . import reduced
+
+    def element(x):
+        kappa, D0, delta, p = x["kappa"], x["D0"], x["delta"], x["p"]
+        ratio = _rate_ratio(p, reduction)
+        if method == "closed_form":
+            t_ref = reduced.alignment_time_closed_form(
+                kappa, kappa, D0, _P_REF, delta, reduction=reduction
+            )
+            t = t_ref * ratio
+            status = jnp.where(jnp.isinf(t), STATUS_NEVER_ALIGNS, STATUS_SUCCESSFUL)
+            return {"t_delta": t, "tau": _scaled_time(t, kappa, p, reduction)}, status
+        res = reduced.solve_alignment(
+            kappa,
+            kappa,
+            D0,
+            _P_REF,
+            delta,
+            reduction=reduction,
+            rtol=rtol,
+            atol=atol,
+            max_steps=max_steps,
+            throw=False,
+        )
+        t = res.t * ratio
+        out = {
+            "t_delta": t,
+            "tau": _scaled_time(t, kappa, p, reduction),
+            "beta": res.beta,
+            "alpha": res.alpha,
+            "D": res.D,
+            "num_steps": res.num_steps,
+        }
+        status = _reduced_status(res.status)
+        if with_phases:
+            # The phases at t_delta: a second solve of the reduced ODE with phases, to res.t.
+            t_end = jnp.where(jnp.isfinite(res.t), res.t, 0.0)
+            sol = reduced.solve_reduced(
+                kappa,
+                kappa,
+                D0,
+                _P_REF,
+                t_end[None],
+                reduction=reduction,
+                phases=(x["phi0"], x["psi0"]),
+                rtol=rtol,
+                atol=atol,
+                max_steps=max_steps,
+                throw=False,
+                full_output=True,
+            )
+            out["phi"], out["psi"] = sol.phi[0], sol.psi[0]
+            status = jnp.where(status == 0, _reduced_status(sol.status), status)
+        return out, status
+
+    element.__qualname__ = f"alignment_element[{method}]"
+    return element
+
+
+def _as_1d(name, value, n=None):
+    arr = np.asarray(value)
+    if arr.ndim > 1:
+        raise ValueError(f"`{name}` must be a scalar or 1-D; got shape {arr.shape}.")
+    return arr
+
+
+def sweep_alignment(
+    D0: Float[ArrayLike, " n"],
+    kappa: Float[ArrayLike, " n"],
+    p: Int[ArrayLike, " n"],
+    delta: Float[ArrayLike, " n"],
+    *,
+    reduction: Literal["sum", "mean"] = "sum",
+    method: Literal["ode", "closed_form"] = "ode",
+    phases: tuple[Float[ArrayLike, " n"], Float[ArrayLike, " n"]] | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    max_steps: int = 4096,
+    chunk_size: int = 65536,
+    devices: Sequence[jax.Device] | None = None,
+    progress: bool = True,
+    shard: str | tuple[int, int] | None = None,
+    seed: int | None = None,
+) -> SweepResult:
+    """Alignment times `t_delta` (SPEC 8, Thm 5.3) of many single-frequency trajectories
+    started at `alpha0 = beta0 = kappa`, as one sweep.
+
+    **Arguments:**
+
+    - `D0`: initial phase differences (any real, mod 2pi); `kappa`: initial magnitudes (> 0);
+      `p`: moduli (odd integers >= 3, per element); `delta`: tolerances in (0, 1). Scalars
+      and 1-D arrays broadcast together.
+    - `reduction`: `"sum"` (rate `p`) or `"mean"` (rate `1/p`).
+    - `method`: `"ode"` (the event-terminated Diffrax solve `fourierflow.solve_alignment`, which
+      also gives the state at alignment) or `"closed_form"` (the jittable elliptic-integral
+      form of SPEC 10, times only).
+    - `phases`: optional initial `(phi0, psi0)` (method `"ode"`): also return the phases at
+      `t_delta` (the mean-field claim of Thm 5.3).
+    - `rtol`, `atol`, `max_steps`: the ODE solver's options.
+    - `chunk_size`, `devices`, `progress`, `shard`: as `sweep`; `seed`: recorded in metadata.
+
+    **Returns:**
+
+    A `SweepResult` with inputs `D0, kappa, p, delta` (and `phi0, psi0`) and outputs
+    `t_delta`, `tau = r kappa t_delta` (`p kappa t_delta` for "sum"), and for `"ode"` the state
+    `alpha, beta, D` at alignment and `num_steps` (and `phi, psi`). Status 100 (`never_aligns`)
+    for `D0 = pi`, 101 (`magnitude_guard`), 102 (`solver_failed`).
+    """
+    check_choice(reduction, "reduction", ("sum", "mean"))
+    check_choice(method, "method", ("ode", "closed_form"))
+    if phases is not None and method != "ode":
+        raise ValueError("`phases` needs method='ode'.")
+    arrays = [_as_1d(n, v) for n, v in (("D0", D0), ("kappa", kappa), ("p", p), ("delta", delta))]
+    if phases is not None:
+        arrays += [_as_1d("phi0", phases[0]), _as_1d("psi0", phases[1])]
+    arrays = np.broadcast_arrays(*arrays)
+    D0, kappa, p, delta = (np.asarray(a, dtype=float) for a in arrays[:4])
+    if not np.all(np.isfinite(D0)):
+        raise ValueError("`D0` must be finite (any real, taken mod 2pi).")
+    if phases is not None:
+        gap = np.angle(np.exp(1j * (2 * np.asarray(arrays[4], float) - arrays[5] - D0)))
+        if not np.all(np.abs(gap) <= 1e-9):
+            raise ValueError("`phases` (phi0, psi0) must satisfy D0 = 2 phi0 - psi0 (mod 2pi).")
+    if not np.all(np.isfinite(kappa) & (kappa > 0)):
+        raise ValueError("`kappa` must be finite and > 0.")
+    if not np.all((p == np.round(p)) & (p >= 3) & (np.round(p) % 2 == 1)):
+        raise ValueError("`p` must hold odd integers >= 3.")
+    if not np.all((delta > 0) & (delta < 1)):
+        raise ValueError("`delta` must lie in (0, 1).")
+    if not (rtol > 0 and atol > 0):
+        raise ValueError(f"`rtol`, `atol` must be > 0; got rtol={rtol!r}, atol={atol!r}.")
+    max_steps = check_positive_int(max_steps, "max_steps")
+    inputs = {"D0": D0, "kappa": kappa, "p": p.astype(np.int64), "delta": delta}
+    if phases is not None:
+        inputs |= {"phi0": np.asarray(arrays[4], float), "psi0": np.asarray(arrays[5], float)}
+    fn = _alignment_element(
+        method, reduction, float(rtol), float(atol), max_steps, phases is not None
+    )
+    metadata = {
+        "sweep": "alignment",
+        "reduction": reduction,
+        "method": method,
+        "rtol": rtol,
+        "atol": atol,
+        "max_steps": max_steps,
+        "seed": seed,
+    }
+    return sweep(
+        fn,
+        inputs,
+        chunk_size=chunk_size,
+        devices=devices,
+        progress=progress,
+        shard=shard,
+        metadata=metadata,
+        extra_status_names=REDUCED_STATUS_NAMES,
+    )
+
+
+@functools.cache
+def _lottery_element(p, ts, reduction, rtol, atol, max_steps):
+    from . import reduced
+    from .fourier import misalignment
+
+    ts = jnp.asarray(ts)
+
+    def element(x):
+        D0 = x["D0"]
+        sol = reduced.solve_reduced(
+            x["alpha0"],
+            x["beta0"],
+            D0,
+            p,
+            ts,
+            reduction=reduction,
+            rtol=rtol,
+            atol=atol,
+            max_steps=max_steps,
+            throw=False,
+            full_output=True,
+        )
+        B0 = misalignment(D0)
+        out = {
+            "alpha": sol.alpha,
+            "beta": sol.beta,
+            "B": misalignment(sol.D),
+            "winner": jnp.argmax(sol.beta[:, -1]) + 1,
+            "argmin_B0": jnp.argmin(B0) + 1,
+        }
+        status = jnp.max(_reduced_status(sol.status))
+        return out, status
+
+    element.__qualname__ = "lottery_element"
+    return element
+
+
+def sweep_lottery(
+    D0: Float[ArrayLike, "n K"],
+    p: int,
+    ts: Float[ArrayLike, " times"],
+    *,
+    kappa: Float[ArrayLike, " n"] | None = None,
+    alpha0: Float[ArrayLike, "n K"] | None = None,
+    beta0: Float[ArrayLike, "n K"] | None = None,
+    reduction: Literal["sum", "mean"] = "sum",
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    max_steps: int = 4096,
+    chunk_size: int = 4096,
+    devices: Sequence[jax.Device] | None = None,
+    progress: bool = True,
+    shard: str | tuple[int, int] | None = None,
+    seed: int | None = None,
+) -> SweepResult:
+    """The lottery among the frequencies of multi-frequency neurons (Lemma C.3, Cor 6.1): every
+    (neuron, frequency) follows its own reduced ODE (SPEC 7-8: the main flow decouples them).
+
+    **Arguments:**
+
+    - `D0`: `(n, K)` initial phase differences of `n` neurons at their `K` frequencies.
+    - `p`: the modulus (odd, >= 3); `ts`: 1-D save times (before the winners' blow-up).
+    - `kappa`: `(n,)` or scalar, for `multi_frequency(kappa)` (`alpha0 = beta0 = kappa`);
+      or give `alpha0`, `beta0` `(n, K)` magnitudes (e.g. from a Gaussian initialization).
+    - `reduction`, `rtol`, `atol`, `max_steps`: the reduced solver's options.
+    - `chunk_size` (neurons per chunk), `devices`, `progress`, `shard`: as `sweep`.
+    - `seed`: recorded in the metadata.
+
+    **Returns:**
+
+    A `SweepResult` with outputs `alpha, beta, B` `(n, K, T)` (B the misalignment), `winner`
+    (the frequency 1..K of largest `beta` at `ts[-1]`) and `argmin_B0` (Lemma C.3's predicted
+    winner). Status 101 (`magnitude_guard`) if some frequency blew up before `ts[-1]`.
+    """
+    from .fourier import num_frequencies
+
+    check_choice(reduction, "reduction", ("sum", "mean"))
+    K = num_frequencies(p)
+    D0 = np.asarray(D0, dtype=float)
+    if D0.ndim != 2 or D0.shape[1] != K:
+        raise ValueError(f"`D0` must have shape (n, K={K}); got {D0.shape}.")
+    if not np.all(np.isfinite(D0)):
+        raise ValueError("`D0` must be finite.")
+    if (kappa is None) == (alpha0 is None and beta0 is None):
+        raise ValueError("give either `kappa` or both `alpha0` and `beta0`.")
+    if kappa is not None:
+        kappa = np.broadcast_to(np.asarray(kappa, dtype=float), D0.shape[:1])
+        alpha0 = beta0 = np.broadcast_to(kappa[:, None], D0.shape)
+    alpha0 = np.broadcast_to(np.asarray(alpha0, dtype=float), D0.shape)
+    beta0 = np.broadcast_to(np.asarray(beta0, dtype=float), D0.shape)
+    for name, v in (("alpha0", alpha0), ("beta0", beta0)):
+        if not np.all(np.isfinite(v) & (v > 0)):
+            raise ValueError(f"`{name}` (or `kappa`) must be finite and > 0.")
+    ts_np = np.asarray(ts, dtype=float)
+    if ts_np.ndim != 1 or ts_np.size < 1 or np.any(np.diff(ts_np) < 0) or np.any(ts_np < 0):
+        raise ValueError("`ts` must be a non-empty, non-decreasing 1-D array of times >= 0.")
+    max_steps = check_positive_int(max_steps, "max_steps")
+    fn = _lottery_element(
+        int(p), tuple(ts_np.tolist()), reduction, float(rtol), float(atol), max_steps
+    )
+    inputs = {"D0": D0, "alpha0": np.array(alpha0), "beta0": np.array(beta0)}
+    metadata = {
+        "sweep": "lottery",
+        "p": int(p),
+        "ts": ts_np,
+        "reduction": reduction,
+        "rtol": rtol,
+        "atol": atol,
+        "seed": seed,
+    }
+    return sweep(
+        fn,
+        inputs,
+        chunk_size=chunk_size,
+        devices=devices,
+        progress=progress,
+        shard=shard,
+        metadata=metadata,
+        extra_status_names=REDUCED_STATUS_NAMES,
     )

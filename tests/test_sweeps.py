@@ -170,3 +170,99 @@ def test_identical_on_1_2_and_8_devices():
         assert status == ref_status, key
         ok = np.array(status) == 0
         np.testing.assert_allclose(np.array(y, dtype=float)[ok], ref_y[ok], rtol=1e-12, err_msg=key)
+
+
+# --- convenience sweeps (need the reduced ODE of fourierflow.reduced) -----------------------
+
+
+def _alignment_inputs(n=40, seed=4):
+    rng = np.random.default_rng(seed)
+    D0 = rng.uniform(-np.pi, np.pi, n)
+    D0[0] = np.pi  # the unstable fixed point: never aligns
+    D0[1] = 0.3 * 0.001  # already aligned at delta >= 1e-3: t = 0
+    kappa = 10 ** rng.uniform(-4, -1, n)
+    p = rng.choice([3, 11, 23, 199], n)
+    delta = rng.choice([0.1, 0.01, 0.001], n)
+    return D0, kappa, p, delta
+
+
+@pytest.mark.parametrize("method", ["ode", "closed_form"])
+def test_sweep_alignment_matches_exact_reference(method):
+    from fourierflow.reduced import alignment_time_exact
+
+    D0, kappa, p, delta = _alignment_inputs()
+    r = ff.sweep_alignment(D0, kappa, p, delta, method=method, progress=False, chunk_size=16)
+    assert r.status[0] == 100 and np.isinf(r["t_delta"][0])
+    assert "never_aligns" in r.describe().__repr__()
+    assert np.all(r.status[1:] == 0)
+    # An independent float64 reference (scipy elliprf), called per modulus p as a user would.
+    exact = np.array(
+        [
+            alignment_time_exact(k, k, d, int(q), e)
+            for k, d, q, e in zip(kappa, D0, p, delta, strict=True)
+        ]
+    )
+    ok = r.ok
+    rtol = 2e-5 if method == "ode" else 1e-10
+    np.testing.assert_allclose(r["t_delta"][ok], exact[ok], rtol=rtol, atol=0)
+    np.testing.assert_allclose(r["tau"][ok], (p * kappa * exact)[ok], rtol=rtol)
+    if method == "ode":
+        # The state at alignment: |sin D| = delta on the aligned side, and the magnitude law
+        # R (2 R^2 - 1) = |sin D0| / delta of SPEC 8 for the elements that had to move.
+        moved = ok & (r["t_delta"] > 0)
+        np.testing.assert_allclose(np.abs(np.sin(r["D"][moved])), delta[moved], rtol=1e-6)
+        assert np.all(np.cos(r["D"][moved]) > 0)
+        R = r["beta"][moved] / kappa[moved]
+        np.testing.assert_allclose(
+            R * (2 * R**2 - 1), np.abs(np.sin(D0[moved])) / delta[moved], rtol=1e-4
+        )
+
+
+def test_sweep_alignment_mean_reduction_and_bad_input():
+    from fourierflow.reduced import alignment_time_exact
+
+    D0, kappa, p, delta = (a[2:10] for a in _alignment_inputs())
+    r = ff.sweep_alignment(
+        D0, kappa, p, delta, reduction="mean", method="closed_form", progress=False
+    )
+    exact = np.array(
+        [
+            alignment_time_exact(k, k, d, int(q), e, reduction="mean")
+            for k, d, q, e in zip(kappa, D0, p, delta, strict=True)
+        ]
+    )
+    np.testing.assert_allclose(r["t_delta"], exact, rtol=1e-10)
+    np.testing.assert_allclose(r["tau"], kappa * exact / p, rtol=1e-10)
+    with pytest.raises(ValueError, match="p"):
+        ff.sweep_alignment(D0, kappa, 4, delta, progress=False)
+    with pytest.raises(ValueError, match="delta"):
+        ff.sweep_alignment(D0, kappa, p, 1.5, progress=False)
+    with pytest.raises(ValueError, match="kappa"):
+        ff.sweep_alignment(D0, -1.0, p, delta, progress=False)
+    with pytest.raises(ValueError, match="phases"):
+        ff.sweep_alignment(D0, kappa, p, delta, phases=(D0, D0 + 1.0), progress=False)
+
+
+def test_sweep_lottery_order_and_winner():
+    from fourierflow.reduced import blowup_time, solve_reduced
+
+    p, n = 11, 30
+    K = (p - 1) // 2
+    rng = np.random.default_rng(5)
+    D0 = rng.uniform(0, 2 * np.pi, (n, K))
+    kappa = 1e-2
+    # Save until 90% of the earliest blow-up of each neuron's winner (exact, scipy).
+    t_star = blowup_time(kappa, kappa, D0, p).min()
+    ts = np.linspace(0, 0.9 * t_star, 12)
+    r = ff.sweep_lottery(D0, p, ts, kappa=kappa, progress=False, chunk_size=8)
+    assert np.all(r.ok) and r["beta"].shape == (n, K, 12)
+    B0 = np.minimum(D0 % (2 * np.pi), 2 * np.pi - D0 % (2 * np.pi))
+    # Lemma C.3: beta_k(t) ranks in the reverse order of B_k(0), at every saved t > 0.
+    order = np.argsort(B0, axis=1)
+    beta_sorted = np.take_along_axis(r["beta"][:, :, 1:], order[:, :, None], axis=1)
+    assert np.all(np.diff(beta_sorted, axis=1) < 0)
+    np.testing.assert_array_equal(r["winner"], r["argmin_B0"])
+    np.testing.assert_array_equal(r["argmin_B0"], np.argmin(B0, axis=1) + 1)
+    # Decoupling: one frequency of the sweep equals a lone solve of the reduced ODE.
+    _, beta, _ = solve_reduced(kappa, kappa, D0[3, 2], p, ts, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(r["beta"][3, 2], beta, rtol=1e-10)
