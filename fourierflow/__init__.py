@@ -49,6 +49,22 @@ from .metrics import (
     weight_norm as weight_norm,
 )
 from .network import TwoLayerNet as TwoLayerNet, accuracy as accuracy, loss as loss
+from .reduced import (
+    AlignmentResult as AlignmentResult,
+    ReducedSolution as ReducedSolution,
+    alignment_time as alignment_time,
+    alignment_time_closed_form as alignment_time_closed_form,
+    alignment_time_exact as alignment_time_exact,
+    blowup_time as blowup_time,
+    blowup_time_closed_form as blowup_time_closed_form,
+    invariants as invariants,
+    reduced_rate as reduced_rate,
+    reduced_vector_field as reduced_vector_field,
+    solve_alignment as solve_alignment,
+    solve_reduced as solve_reduced,
+    turning_time as turning_time,
+    turning_time_closed_form as turning_time_closed_form,
+)
 from .sweeps import (
     SweepResult as SweepResult,
     load_sweep as load_sweep,
