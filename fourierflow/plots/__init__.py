@@ -4,3 +4,13 @@ re-exports below."""
 
 from .spectrum import plot_spectra as plot_spectra
 from .diversified import plot_ablation as plot_ablation, plot_logits as plot_logits
+from .training import (
+    plot_cosine_fits as plot_cosine_fits,
+    plot_dft_heatmap as plot_dft_heatmap,
+    plot_dft_over_training as plot_dft_over_training,
+    plot_history as plot_history,
+    plot_memorization as plot_memorization,
+    plot_pair_heatmaps as plot_pair_heatmaps,
+    plot_phase_doubling as plot_phase_doubling,
+    plot_phase_groups as plot_phase_groups,
+)
