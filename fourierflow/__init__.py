@@ -65,6 +65,14 @@ from .reduced import (
     turning_time as turning_time,
     turning_time_closed_form as turning_time_closed_form,
 )
+from .theory import (
+    DominanceResult as DominanceResult,
+    alignment_time_bound as alignment_time_bound,
+    dominance_time as dominance_time,
+    dominance_time_bound as dominance_time_bound,
+    magnitude_at_alignment as magnitude_at_alignment,
+    solve_dominance as solve_dominance,
+)
 from .sweeps import (
     SweepResult as SweepResult,
     load_sweep as load_sweep,

@@ -29,6 +29,7 @@ Numerical choices (why the solver does not integrate `(alpha, beta, D)` directly
   free of cancellation (real and complex-conjugate roots alike).
 """
 
+import functools
 import math
 
 import diffrax as dfx
@@ -391,12 +392,17 @@ def blowup_time(
     return _exact(alpha0, beta0, D0, p, reduction, "blowup", 0.5)
 
 
+@functools.partial(jax.jit, static_argnames=("event",))
+def _closed_form_jit(alpha0, beta0, D0, r, delta, event):
+    return _event_time(alpha0, beta0, D0, r, event, delta, jnp, _rf_jax)
+
+
 def _closed_form(alpha0, beta0, D0, p, reduction, event, delta):
-    r = reduced_rate(p, reduction)
+    r = jnp.asarray(reduced_rate(p, reduction), dtype=float)  # traced: one compile for all p
     arrays = jnp.broadcast_arrays(
         *(jnp.asarray(x, dtype=float) for x in (alpha0, beta0, D0, delta))
     )
-    return _event_time(*arrays[:3], r, event, arrays[3], jnp, _rf_jax)
+    return _closed_form_jit(*arrays[:3], r, arrays[3], event)
 
 
 def alignment_time_closed_form(
