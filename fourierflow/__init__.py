@@ -10,6 +10,19 @@ from .data import (
     full_split as full_split,
     random_split as random_split,
 )
+from .flows import (
+    Comparison as Comparison,
+    FlowArgs as FlowArgs,
+    FlowSolution as FlowSolution,
+    NeuronTrack as NeuronTrack,
+    Spectrum as Spectrum,
+    compare as compare,
+    exact_vector_field as exact_vector_field,
+    flow_args as flow_args,
+    main_flow_vector_field as main_flow_vector_field,
+    solve_exact as solve_exact,
+    solve_main as solve_main,
+)
 from .fourier import (
     dominant_frequency as dominant_frequency,
     fourier_basis as fourier_basis,
