@@ -7,7 +7,8 @@ The training loss exploits the exchange symmetry of the architecture: `u_m(x, y)
 (SPEC section 2), so `(x, y)` and `(y, x)` have the same logits and the same label. The loss
 over the train set is therefore computed on the pairs `x <= y` only, each weighted by how many
 of `(x, y), (y, x)` are in train. This is the same function (and gradient) as
-`fourierflow.loss` on the train pairs, up to floating-point rounding, at about half the cost.
+`fourierflow.loss` on the train pairs, up to floating-point rounding, at about half the cost
+(the paper's Table 1 / grokking runs do not depend on it: it changes only rounding).
 """
 
 import hashlib
@@ -183,12 +184,18 @@ def symmetric_pairs(split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return xs[keep], ys[keep], count[keep]
 
 
-def _folded_loss(net: TwoLayerNet, xs, ys, weight) -> Float[Array, ""]:
-    """`sum_i weight_i * CE(x_i, y_i)`, with the `(M, n)` activations laid out neuron-major."""
+def _folded_loss(net: TwoLayerNet, incidence, z, weight) -> Float[Array, ""]:
+    """`sum_i weight_i * CE(x_i, y_i)` on the folded pairs.
+
+    The pre-activations are one matmul with the static incidence matrix
+    `S[i, a] = 1[x_i = a] + 1[y_i = a]`, `u = rows @ S^T`, laid out neuron-major `(M, n)`: its
+    backward pass is again a dense matmul, where an indexed gather `rows[:, x] + rows[:, y]`
+    would need a scatter-add, which XLA:CPU runs about 2x slower (measured in CPU time per step,
+    benchmarks/bench_train.py).
+    """
     rows = net.theta if net.embedding is None else net.theta @ net.embedding  # (M, p)
-    h = get_activation(net.activation)(rows[:, xs] + rows[:, ys])  # (M, n)
+    h = get_activation(net.activation)(rows @ incidence.T)  # (M, n)
     f = net.xi.T @ h  # (p, n)
-    z = (xs + ys) % net.p
     nll = jax.nn.logsumexp(f, axis=0) - f[z, np.arange(z.shape[0])]
     return jnp.sum(weight * nll)
 
@@ -273,12 +280,16 @@ def train(
     n_train = int(count.sum())
     dtype = net0.xi.dtype
     weight = jnp.asarray(count / n_train if reduction == "mean" else count, dtype)
-    xs, ys = jnp.asarray(xs), jnp.asarray(ys)
+    incidence = np.zeros((len(xs), net0.p))
+    np.add.at(incidence, (np.arange(len(xs)), xs), 1.0)
+    np.add.at(incidence, (np.arange(len(xs)), ys), 1.0)
+    incidence = jnp.asarray(incidence, dtype)
+    z = jnp.asarray((xs + ys) % net0.p)
     train_mask = split.train
 
     def step_fn(carry, _):
         net, opt_state = carry
-        grads = jax.grad(_folded_loss)(net, xs, ys, weight)
+        grads = jax.grad(_folded_loss)(net, incidence, z, weight)
         updates, opt_state = optimizer.update(grads, opt_state, net)
         return (eqx.apply_updates(net, updates), opt_state), None
 
