@@ -14,3 +14,4 @@ from .training import (
     plot_phase_doubling as plot_phase_doubling,
     plot_phase_groups as plot_phase_groups,
 )
+from .flows import plot_flow_comparison as plot_flow_comparison
