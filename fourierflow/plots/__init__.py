@@ -15,3 +15,11 @@ from .training import (
     plot_phase_groups as plot_phase_groups,
 )
 from .flows import plot_flow_comparison as plot_flow_comparison
+from .lottery import (
+    plot_beta_contour as plot_beta_contour,
+    plot_collapse as plot_collapse,
+    plot_dominance_scaling as plot_dominance_scaling,
+    plot_histogram as plot_histogram,
+    plot_racing as plot_racing,
+    plot_ratio_band as plot_ratio_band,
+)
