@@ -32,7 +32,7 @@ def test_closed_form_logits_match_the_network():
     )
 
 
-@pytest.mark.parametrize("p, N, a", [(23, 12, 1.0), (13, 3, 0.5), (11, 5, 2.0)])
+@pytest.mark.parametrize("p, N, a", [(23, 12, 1.0), (13, 3, 0.5)])
 def test_prop_4_2_exact_logits_and_margin(p, N, a):
     x, y, z = _labels(p)
     f = ff.diversified(p, N, a).logits(x, y)
