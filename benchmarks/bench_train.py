@@ -94,6 +94,7 @@ def bench_config(name: str, steps: int, log_every: int = 100, seed: int = 0) -> 
         bare_steps_per_cpu_s=bare / bare_result.run_cpu_time,
         step_matmul_mflop=flops / 1e6,
         step_matmul_gflops=flops * steps / result.run_time / 1e9,
+        step_matmul_gflops_per_cpu_s=flops * steps / result.run_cpu_time / 1e9,
         reference_pytorch_steps_per_s=REFERENCE_STEPS_PER_S.get(name),
         speedup_vs_reference=steps / result.run_time / REFERENCE_STEPS_PER_S[name],
         final_train_loss=float(result.history.train_loss[-1]),
@@ -132,7 +133,8 @@ def main(
             f"({r['speedup_vs_reference']:.1f}x the reference's "
             f"{r['reference_pytorch_steps_per_s']:.0f}), {r['steps_per_cpu_s']:.0f} steps per "
             f"CPU-second; bare {r['bare_steps_per_s']:.0f} steps/s; matmuls "
-            f"{r['step_matmul_mflop']:.1f} MFLOP/step = {r['step_matmul_gflops']:.1f} GFLOP/s"
+            f"{r['step_matmul_mflop']:.1f} MFLOP/step = {r['step_matmul_gflops']:.1f} GFLOP/s "
+            f"wall, {r['step_matmul_gflops_per_cpu_s']:.1f} per CPU-second"
         )
     results["load_average_after"] = os.getloadavg()
     print(f"load average after: {results['load_average_after']}")

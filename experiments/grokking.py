@@ -102,6 +102,7 @@ def main(
         plot_history(
             result.history,
             (t1, t2),
+            xscale="symlog",
             title=f"Fig. 5: grokking (p=23, 75% train, wd 2.0); stages at {t1} and {t2} steps",
         ).savefig(out / "fig5_progress.png", dpi=120)
         plot_memorization(result.history, (t1, t2)).savefig(out / "fig11_memorization.png", dpi=120)

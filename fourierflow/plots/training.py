@@ -159,12 +159,14 @@ def shade_stages(ax, bounds, end):
             ax.axvspan(edges[i], edges[i + 1], color=STAGE_COLORS[i], alpha=0.08, lw=0)
 
 
-def plot_history(history: ff.History, stages=None, *, title=None):
+def plot_history(history: ff.History, stages=None, *, xscale: str = "linear", title=None):
     """Fig. 5: loss, accuracy, mean `|sin D|`, IPR and norm over training, stages shaded.
 
     **Arguments:**
 
     - `history`: a `History`; `stages`: `(t1, t2)` from `grokking_stages` or `None`.
+    - `xscale`: `"linear"` or `"symlog"` (linear up to 1000 steps, then logarithmic: shows
+      the short memorization stage and the long tail together).
     - `title`: the figure title.
 
     **Returns:**
@@ -173,6 +175,7 @@ def plot_history(history: ff.History, stages=None, *, title=None):
     """
     h = {k: np.asarray(v) for k, v in history.as_dict().items()}
     s = h["step"]
+    xkw = {} if xscale == "linear" else dict(linthresh=1000)
     fig, axes = plt.subplots(1, 4, figsize=(19, 4), constrained_layout=True)
     axes[0].plot(s, h["train_loss"], label="train")
     axes[0].plot(s, h["test_loss"], label="test")
@@ -190,6 +193,7 @@ def plot_history(history: ff.History, stages=None, *, title=None):
     axes[3].legend(axes[3].get_lines() + twin.get_lines(), ["IPR", "norm"], loc="center right")
     for ax in axes:
         ax.set_xlabel("step")
+        ax.set_xscale(xscale, **xkw)
         if stages is not None:
             shade_stages(ax, stages, s[-1])
         if ax is not axes[3]:
@@ -226,7 +230,8 @@ def plot_memorization(history: ff.History, stages=None, *, title=None):
         ax.plot(h["step"], h[f"{name}_accuracy"], style, label=name.replace("_", "-"))
     if stages is not None:
         shade_stages(ax, stages, h["step"][-1])
-    ax.set(xscale="symlog", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02))
+    ax.set_xscale("symlog", linthresh=1000)
+    ax.set(xlabel="step (linear to 1000, then log)", ylabel="accuracy", ylim=(-0.02, 1.02))
     ax.set_title(title or "Accuracy by symmetry class (common/rare train, mirror/unseen test)")
     ax.legend(loc="best")
     return fig
