@@ -162,7 +162,8 @@ def leakage_ratio_law(
 
     **Arguments:**
 
-    - `r`: harmonic order(s), integers >= 1.
+    - `r`: harmonic order(s), concrete integers >= 1 (checked with NumPy, so `r` cannot be
+      traced; `D` can).
     - `layer`: `"xi"` (output layer) or `"theta"` (input layer).
     - `D`: the neuron's phase difference `2 phi - psi` (used by `"theta"` only).
 

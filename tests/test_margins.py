@@ -3,6 +3,7 @@ cross-entropy used for Table 2 (SPEC 9)."""
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -95,6 +96,16 @@ def test_cross_entropy_extremes_and_reductions():
         math.exp(-700) * (1 + math.exp(-1)),
         rtol=1e-13,
     )
+
+
+def test_jit_vmap():
+    x, y, z = _labels(11)
+    f = ff.diversified(11, 3, 1.0).logits(x, y)
+    batch = jnp.stack([f, 2 * f])
+    ce = jax.jit(jax.vmap(lambda g: ff.cross_entropy(g, z, "mean")))(batch)
+    np.testing.assert_allclose(ce[0], ff.cross_entropy(f, z, "mean"), rtol=1e-12)
+    assert ce[1] < ce[0]
+    np.testing.assert_allclose(jax.jit(ff.logit_margin)(f, z), ff.logit_margin(f, z), rtol=1e-12)
 
 
 def test_bad_input():
