@@ -745,10 +745,12 @@ def _track(spectrum: Spectrum, k0) -> tuple[NeuronTrack, Float[Array, "T M"]]:
     K = spectrum.alpha.shape[-1]
     p = 2 * K + 1
     # In alpha's units: a frequency contributes alpha_k^2 + beta_k^2, the DC (2/p) g0^2.
-    total = jnp.sum(spectrum.alpha**2 + spectrum.beta**2, axis=-1)
+    # Sum the other frequencies directly: subtracting the own frequency from the total would
+    # cancel catastrophically (the leak is ~1e-10 of the total at small kappa).
+    other = jnp.arange(K)[None, None, :] != k0[None, :, None]
+    off = jnp.sum(jnp.where(other, spectrum.alpha**2 + spectrum.beta**2, 0.0), axis=-1)
     dc = (2 / p) * (spectrum.theta_dc**2 + spectrum.xi_dc**2)
-    own = track.alpha**2 + track.beta**2
-    leak = jnp.sqrt(jnp.maximum(total - own, 0.0) + dc)
+    leak = jnp.sqrt(off + dc)
     return track, leak
 
 
