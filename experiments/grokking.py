@@ -10,6 +10,9 @@ train fraction 0.75, 50000 steps; cached under `checkpoint_dir`) and reports:
 - Figs. 10-11: accuracy on common / rare train pairs and mirror-covered / unseen test pairs
   over time, and per-pair heat maps at the end of memorization.
 - Fig. 12: DFT magnitudes of the first 20 neurons over training.
+
+`b2` overrides AdamW's second-moment decay (PyTorch's default 0.999; 0.98 is the common
+grokking choice of Nanda et al., which the paper does not state), to test its effect.
 """
 
 from pathlib import Path
@@ -34,6 +37,7 @@ def main(
     steps: int = 50_000,
     snapshot_every: int = 500,
     threshold: float = 0.95,
+    b2: float = 0.999,
     checkpoint_dir: str | None = None,
     checkpoint_every: int = 5000,
     figures: bool = True,
@@ -44,6 +48,7 @@ def main(
         "grokking",
         seed,
         steps=steps,
+        b2=b2,
         snapshot_every=snapshot_every,
         checkpoint_dir=checkpoint_dir or str(out / f"checkpoint_seed{seed}_steps{steps}"),
         checkpoint_every=checkpoint_every,
@@ -67,6 +72,7 @@ def main(
     }
     results = dict(
         config="grokking",
+        b2=b2,
         seed=seed,
         steps=steps,
         threshold=threshold,
