@@ -408,7 +408,11 @@ def _check_split(split, p: int) -> None:
 
 
 def _activation_name(activation: str | Callable) -> str:
-    return activation if isinstance(activation, str) else repr(activation)
+    # A name stable across processes (a repr would hold a memory address).
+    if isinstance(activation, str):
+        return activation
+    module = getattr(activation, "__module__", None) or ""
+    return f"{module}.{getattr(activation, '__qualname__', type(activation).__qualname__)}"
 
 
 def _metadata(net, steps, log_every, reduction, split) -> dict:
