@@ -216,22 +216,36 @@ def _event_level(tr: _Trajectory, event: str, delta, xp):
 
 
 def _event_time(alpha0, beta0, D0, r, event, delta, xp, rf):
-    """Time from the initial state to `event` along the cubic; `rf(x, S, Q)` is R_F."""
+    """Time from the initial state to `event` along the cubic; `rf(x, S, Q)` is R_F.
+
+    From a point at offset `u` to blow-up: `F(u) = R_F(u, y, z) / (2r)` (SPEC 10). From the
+    turning point to offset `u`: Carlson's two-limit formula with one limit at the root `e1`,
+    `T(u) = sqrt(u) R_F(Q0, y', z') / (2r)`, `y' + z' = 2 Q0 + u (e1 + 2g)`,
+    `y' z' = Q0 Q(u)`, `Q0 = Q(0) = g (g + 2 e1)`: exact in relative terms even for tiny `u`
+    (states next to the turning point), where `F(0) - F(u)` would cancel.
+    """
     tr = _trajectory(alpha0, beta0, D0, xp)
     before_turn = tr.cos_D0 < 0
-    # Time from a point (offset u) to blow-up is R_F(u, y, z) / (2r) (SPEC 10).
-    F_t = rf(*_rf_args(tr, xp.zeros_like(tr.c))) / (2 * r)
-    F_0 = rf(*_rf_args(tr, _offset(tr, beta0, tr.m0_minus_c))) / (2 * r)
+    e1, g = tr.b_t**2, tr.g
+    Q0 = g * (g + 2 * e1)
+
+    def T(u):
+        Qu = u**2 + u * (e1 + 2 * g) + Q0
+        return xp.sqrt(u) * rf(Q0, 2 * Q0 + u * (e1 + 2 * g), Q0 * Qu) / (2 * r)
+
+    u0 = _offset(tr, beta0, tr.m0_minus_c)
     if event == "blowup":
-        t = xp.where(before_turn, 2 * F_t - F_0, F_0)
+        F_t = rf(*_rf_args(tr, xp.zeros_like(u0))) / (2 * r)
+        F_0 = rf(*_rf_args(tr, u0)) / (2 * r)
+        t = xp.where(before_turn, F_t + T(u0), F_0)
     elif event == "turning":
-        t = xp.where(before_turn, F_t - F_0, 0.0)
+        t = xp.where(before_turn, T(u0), 0.0)
     else:
         m_minus_c = _event_level(tr, event, delta, xp)
         b_e = _cubic_root(tr.I1, tr.c + m_minus_c, xp)
-        F_e = rf(*_rf_args(tr, _offset(tr, b_e, m_minus_c))) / (2 * r)
+        T_e, T_0 = T(_offset(tr, b_e, m_minus_c)), T(u0)
         already = (~before_turn) & (tr.m0 >= tr.c / delta)
-        t = xp.where(before_turn, 2 * F_t - F_0 - F_e, xp.where(already, 0.0, F_0 - F_e))
+        t = xp.where(before_turn, T_0 + T_e, xp.where(already, 0.0, T_e - T_0))
     # D0 = pi never leaves pi (and on the I1 > 0 side the closed form would describe the
     # beta = 0 crossing, which the reduced ODE cannot pass): inf, never NaN.
     return xp.where(tr.at_pi, np.inf, t)
@@ -263,6 +277,8 @@ def _rf_jax(x, S, Q):
     like `eps^(2^-n)`) then the degree-7 series of Carlson (1995); checked against
     `scipy.special.elliprf` in the tests.
     """
+    # Two zero arguments: the logarithmic singularity (a double root of P), R_F = inf.
+    singular = (x == 0) & (Q == 0)
     for _ in range(_RF_ITERATIONS):
         sqx, sqQ = jnp.sqrt(x), jnp.sqrt(Q)
         lam = sqx * jnp.sqrt(S + 2 * sqQ) + sqQ
@@ -282,7 +298,7 @@ def _rf_jax(x, S, Q):
         + 3 * E3**2 / 104
         + E2**2 * E3 / 16
     )
-    return series / jnp.sqrt(A)
+    return jnp.where(singular, jnp.inf, series / jnp.sqrt(A))
 
 
 def _check_state(alpha0, beta0, D0, p, reduction):
@@ -488,13 +504,18 @@ def magnitude_at_level(I1, m):
 # ---------------------------------------------------------------------------------------------
 
 
+_EXP_MAX = 600.0
+
+
 def _scaled_vector_field(t, y, args):
     """The reduced ODE in `tau = r s t` for `(log a, log b, ell[, phi, psi])` (module docs)."""
     del t
     sigma = args[0]
     log_a, log_b, ell = y[0], y[1], y[2]
-    b = jnp.exp(log_b)
-    a2_b = jnp.exp(2 * log_a - log_b)
+    # Clipped exponents keep trial stages finite: an overflow would give inf - inf = NaN in
+    # the error estimate, which the PID controller cannot recover from (dt becomes NaN).
+    b = jnp.exp(jnp.clip(log_b, -_EXP_MAX, _EXP_MAX))
+    a2_b = jnp.exp(jnp.clip(2 * log_a - log_b, -_EXP_MAX, _EXP_MAX))
     tanh = jnp.tanh(ell)  # = -cos D
     d = [-2 * b * tanh, -a2_b * tanh, -(4 * b + a2_b)]
     if y.shape[0] == 5:

@@ -1,0 +1,364 @@
+"""The per-frequency ODE, its invariants and closed forms (SPEC 8, 10; issue 3).
+
+References are independent of the code under test: SciPy's DOP853 on the ODE in its natural
+variables `(alpha, beta, D)`, `scipy.special.elliprf`, finite differences, the invariants.
+Batch shapes are shared between tests so that each Diffrax solve compiles once.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.integrate
+import scipy.special
+
+import fourierflow as ff
+from fourierflow import reduced
+
+PI = np.pi
+# D0 grid: aligned side and near 0, near pi/2 on both sides, near pi, the lower half-plane,
+# values outside (-pi, pi], and pi itself (several spellings).
+D0_GRID = np.array(
+    [1e-7, 0.03, 0.5, 1.2, PI / 2 - 1e-9, PI / 2, PI / 2 + 1e-9, 2.0, 2.8, 3.1, PI - 1e-6]
+    + [PI - 1e-10, -0.3, -1.5, -2.5, -(PI - 1e-8), 4.0, 7.0, PI, -PI, 3 * PI]
+)
+RATIOS = np.array([1.0, 0.3, 2.5])  # alpha0 / beta0: I1 < 0, I1 < 0, I1 > 0
+KAPPAS = np.array([1e-3, 0.02, 0.1])
+DELTAS = np.array([1e-1, 1e-2, 1e-3])
+
+
+def _grid():
+    """Flat arrays (63 states): every D0 with every ratio; kappa and delta cycled."""
+    D0, ratio = (x.ravel() for x in np.meshgrid(D0_GRID, RATIOS, indexing="ij"))
+    n = D0.size
+    beta0 = KAPPAS[np.arange(n) % 3]
+    delta = DELTAS[(np.arange(n) // 3) % 3]
+    return ratio * beta0, beta0, D0, delta
+
+
+def _natural_ode(r):
+    def f(t, y):
+        return np.array(reduced.reduced_vector_field(t, tuple(y), r))
+
+    return f
+
+
+def _scipy_alignment_time(alpha0, beta0, D0, p, delta):
+    """Independent reference: DOP853 on (alpha, beta, D), event |sin D| = delta, cos D > 0."""
+
+    def event(t, y):
+        return np.abs(np.sin(y[2])) - delta if np.cos(y[2]) > 0 else 1.0
+
+    event.terminal = True
+    sol = scipy.integrate.solve_ivp(
+        _natural_ode(p), [0, 1e3], [alpha0, beta0, D0], "DOP853", rtol=1e-13, atol=1e-16,
+        events=event,
+    )  # fmt: skip
+    return sol.t_events[0][0]
+
+
+def _rel(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    both_inf = np.isinf(a) & np.isinf(b) & (np.sign(a) == np.sign(b))
+    err = np.abs(a - b) / np.maximum(np.abs(b), 1e-300)
+    return np.where(both_inf, 0.0, np.where(a == b, 0.0, err))
+
+
+# --- closed forms -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "alpha0, beta0, D0, p, delta",
+    [
+        (1.0, 1.0, 2.0, 23, 0.1),
+        (0.02, 0.02, 0.3, 23, 0.01),
+        (0.5, 1.3, -2.5, 11, 0.01),
+        (2.0, 0.7, 3.0, 5, 1e-3),
+        (1.0, 1.0, PI / 2 - 1e-8, 7, 0.05),
+        (1.0, 1.0, -3.1, 7, 0.05),
+    ],
+)
+def test_exact_matches_independent_ode(alpha0, beta0, D0, p, delta):
+    t_ref = _scipy_alignment_time(alpha0, beta0, D0, p, delta)
+    t = ff.alignment_time_exact(alpha0, beta0, D0, p, delta)
+    assert _rel(t, t_ref) < 1e-11
+
+
+def test_rf_duplication_matches_scipy():
+    rng = np.random.default_rng(0)
+    # x = u >= 0 (including 0), and y, z real or complex conjugate, at wide scale ratios.
+    x = np.concatenate([[0.0, 0.0, 1e-300, 1e-16], 10 ** rng.uniform(-12, 3, 200)])
+    n = x.size
+    mid = 10 ** rng.uniform(-8, 2, n)
+    frac = rng.uniform(-1.5, 1.0, n)  # negative: complex pair; near 1: z -> 0
+    frac[:8] = [1.0, 1 - 1e-14, 0.0, -1e-3, 1.0, 0.5, -1.5, 1.0]
+    real = frac >= 0
+    sq = mid * np.sqrt(np.abs(frac))
+    y = np.where(real, mid + sq, mid + 1j * sq)
+    z = np.where(real, mid - sq + 0j, mid - 1j * sq)
+    ref = np.real(scipy.special.elliprf(x + 0j, y, z))
+    S, Q = np.real(y + z), np.real(y * z)
+    got = np.asarray(jax.jit(reduced._rf_jax)(x, S, Q))
+    assert np.max(_rel(got, ref)) < 1e-13
+
+
+def test_closed_form_jax_matches_exact():
+    alpha0, beta0, D0, delta = _grid()
+    for p, reduction in [(23, "sum"), (97, "mean")]:
+        for jax_fn, np_fn, extra in [
+            (ff.alignment_time_closed_form, ff.alignment_time_exact, (delta,)),
+            (ff.turning_time_closed_form, ff.turning_time, ()),
+            (ff.blowup_time_closed_form, ff.blowup_time, ()),
+        ]:
+            args = (alpha0, beta0, D0, p, *extra)
+            t_jax = np.asarray(jax_fn(*args, reduction=reduction))
+            t_np = np_fn(*args, reduction=reduction)
+            assert not np.any(np.isnan(t_jax)) and not np.any(np.isnan(t_np))
+            assert np.max(_rel(t_jax, t_np)) < 1e-12, jax_fn.__name__
+
+
+def test_exact_event_ordering_and_special_values():
+    alpha0, beta0, D0, delta = _grid()
+    t_turn = ff.turning_time(alpha0, beta0, D0, 23)
+    t_delta = ff.alignment_time_exact(alpha0, beta0, D0, 23, delta)
+    t_star = ff.blowup_time(alpha0, beta0, D0, 23)
+    at_pi = np.isclose(np.remainder(D0, 2 * PI), PI, rtol=0, atol=1e-14)
+    assert np.all(np.isinf(t_delta[at_pi])) and np.all(np.isinf(t_star[at_pi]))
+    fin = ~at_pi
+    assert np.all(np.isfinite(t_star[fin]))
+    assert np.all(t_turn[fin] <= t_delta[fin]) and np.all(t_delta[fin] < t_star[fin])
+    B0 = np.abs(np.angle(np.exp(1j * D0)))
+    assert np.all(t_turn[fin & (B0 <= PI / 2)] == 0)
+    assert np.all(t_delta[(B0 <= PI / 2) & (np.abs(np.sin(D0)) <= delta)] == 0)
+    # "mean" is "sum" with time scaled by n = p^2 (SPEC 3, 8).
+    t_mean = ff.alignment_time_exact(alpha0, beta0, D0, 23, delta, reduction="mean")
+    assert np.max(_rel(t_mean[fin], 23**2 * t_delta[fin])) < 1e-13
+
+
+# --- the Diffrax solves ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def alignment_runs():
+    """solve_alignment over the grid for three p, two tolerances and both reductions."""
+    alpha0, beta0, D0, delta = _grid()
+    runs = {}
+    for p, reduction in [(5, "sum"), (23, "sum"), (97, "sum"), (23, "mean")]:
+        for tol in ["default", "tight"]:
+            kw = {} if tol == "default" else dict(rtol=1e-10, atol=1e-12)
+            res = ff.solve_alignment(alpha0, beta0, D0, p, delta, reduction=reduction, **kw)
+            exact = ff.alignment_time_exact(alpha0, beta0, D0, p, delta, reduction=reduction)
+            runs[p, reduction, tol] = (res, exact)
+    return runs
+
+
+@pytest.mark.parametrize("tol, bound", [("default", 1e-5), ("tight", 1e-8)])
+def test_alignment_time_matches_exact(alignment_runs, tol, bound):
+    for key in [(5, "sum"), (23, "sum"), (97, "sum"), (23, "mean")]:
+        res, exact = alignment_runs[key + (tol,)]
+        t = np.asarray(res.t)
+        assert not np.any(np.isnan(t))
+        assert np.max(_rel(t, exact)) < bound, key
+
+
+def test_alignment_time_pi_and_already_aligned(alignment_runs):
+    alpha0, beta0, D0, delta = _grid()
+    res, _ = alignment_runs[23, "sum", "default"]
+    at_pi = np.isclose(np.remainder(D0, 2 * PI), PI, rtol=0, atol=1e-14)
+    assert np.all(np.isinf(res.t[at_pi]))
+    assert np.all(res.status[at_pi] == reduced.NEVER_ALIGNS)
+    assert np.all(res.status[~at_pi] == reduced.ALIGNED)
+    already = (np.cos(D0) > 0) & (np.abs(np.sin(D0)) <= delta)
+    assert np.all(res.t[already] == 0) and np.all(res.beta[already] == beta0[already])
+
+
+def test_state_at_alignment(alignment_runs):
+    """At t_delta: |sin D| = delta on the aligned side, and the invariants are those at t=0."""
+    alpha0, beta0, D0, delta = _grid()
+    res, _ = alignment_runs[23, "sum", "tight"]
+    moved = np.asarray(res.t > 0) & np.isfinite(res.t)
+    # Where D0 ~ pi and I1 > 0, alignment happens in the fast passage near beta = 0, where
+    # D moves by ~1 per 1e-8 of time: a 1e-13 event time error is a 1e-6 error in sin D.
+    moved &= np.asarray(res.beta) > 1e-3 * beta0
+    sin_D, cos_D = np.sin(res.D), np.cos(res.D)
+    assert np.all(cos_D[moved] > 0)
+    assert np.max(_rel(np.abs(sin_D[moved]), delta[moved])) < 1e-7
+    I1, I2 = ff.invariants(res.alpha, res.beta, res.D)
+    I1_0, I2_0 = ff.invariants(alpha0, beta0, D0)
+    scale = np.asarray(res.alpha**2 + 2 * res.beta**2)
+    assert np.max(np.abs(I1 - I1_0)[moved] / scale[moved]) < 1e-9
+    assert np.max(_rel(I2[moved], I2_0[moved])) < 1e-7
+
+
+def test_scaling_collapse():
+    """p kappa t_delta depends only on D0 and delta (SPEC 8), to 1e-7."""
+    _, kappa, D0, delta = _grid()
+    scaled = [
+        np.asarray(p * (c * kappa) * ff.alignment_time(c * kappa, c * kappa, D0, p, delta))
+        for p, c in [(5, 1.0), (23, 1.0), (97, 1.0), (23, 7.3), (199, 0.01)]
+    ]
+    assert np.max(_rel(np.stack(scaled), scaled[1][None])) < 1e-7
+    T = 23 * kappa * ff.alignment_time_exact(kappa, kappa, D0, 23, delta)
+    assert np.max(_rel(scaled[1], T)) < 1e-5
+
+
+@pytest.fixture(scope="module")
+def trajectory():
+    """One solve_reduced with phases over a dense grid, at tight tolerances."""
+    alpha0 = np.array([1.0, 0.5, 2.0, 1.0, 1.0, 0.8])
+    beta0 = np.array([1.0, 1.2, 0.6, 1.0, 1.0, 1.0])
+    D0 = np.array([2.9, -1.0, 0.4, PI - 1e-9, 5.0, PI])
+    phi0 = np.array([0.3, -1.0, 2.0, 0.0, 1.0, 0.5])
+    psi0 = 2 * phi0 - D0
+    p = 23
+    t_star = ff.blowup_time(alpha0, beta0, D0, p)
+    # Eight save times before each element's blow-up, and some after the last one.
+    fin = t_star[np.isfinite(t_star)]
+    ts = np.unique(
+        np.concatenate(
+            [np.linspace(0, 1.2 * fin.max(), 9)]
+            + [np.linspace(0, t, 8, endpoint=False) for t in fin]
+        )
+    )
+    sol = ff.solve_reduced(
+        alpha0, beta0, D0, p, ts, phases=(phi0, psi0), rtol=1e-10, atol=1e-12, full_output=True
+    )
+    return dict(alpha0=alpha0, beta0=beta0, D0=D0, p=p, ts=ts, t_star=t_star, sol=sol)
+
+
+def test_invariants_conserved(trajectory):
+    sol = trajectory["sol"]
+    I1, I2 = ff.invariants(sol.alpha, sol.beta, sol.D)
+    I1_0, I2_0 = ff.invariants(trajectory["alpha0"], trajectory["beta0"], trajectory["D0"])
+    finite = np.isfinite(np.asarray(sol.beta))
+    # |sin D| from the float D output has relative precision ~1e-16 / min(B, pi - B).
+    B = np.abs(np.angle(np.exp(1j * np.asarray(sol.D))))
+    # I1 = alpha^2 - 2 beta^2 is a difference: relative to the size of its terms at time t.
+    scale = np.asarray(sol.alpha**2 + 2 * sol.beta**2)
+    assert np.max(np.abs(I1 - I1_0[:, None])[finite] / scale[finite]) < 1e-9
+    # The last element starts at D0 = pi: float64's pi is treated as pi itself (I2 = 0).
+    ok = finite & (B > 1e-4) & (PI - B > 1e-4)
+    ok[-1] = False
+    assert np.max(_rel(I2, np.broadcast_to(I2_0[:, None], I2.shape))[ok]) < 1e-9
+    assert np.all(np.asarray(I2)[-1][finite[-1]] == 0)  # D0 = pi stays at pi
+
+
+def test_trajectory_matches_independent_ode(trajectory):
+    sol, ts, p = trajectory["sol"], trajectory["ts"], trajectory["p"]
+    for i in range(5):
+        keep = ts < 0.999 * trajectory["t_star"][i]
+        y0 = [trajectory["alpha0"][i], trajectory["beta0"][i], trajectory["D0"][i]]
+        ref = scipy.integrate.solve_ivp(
+            _natural_ode(p), [0, ts[keep][-1]], y0, "DOP853", t_eval=ts[keep], rtol=1e-13,
+            atol=1e-16,
+        )  # fmt: skip
+        assert np.max(_rel(sol.alpha[i][keep], ref.y[0])) < 1e-6
+        assert np.max(_rel(sol.beta[i][keep], ref.y[1])) < 1e-6
+        dD = np.angle(np.exp(1j * (np.asarray(sol.D[i][keep]) - ref.y[2])))
+        assert np.max(np.abs(dD)) < 1e-6
+
+
+def test_blowup_guard_and_D_range(trajectory):
+    sol, ts, t_star = trajectory["sol"], trajectory["ts"], trajectory["t_star"]
+    finite = np.isfinite(t_star)
+    assert np.all(sol.status[finite] == reduced.MAGNITUDE_GUARD)
+    # The guard stops just before t_star (beta ~ 1/(2p (t_star - t)) reaches beta0 * 1e6).
+    assert np.all(sol.t_stop[finite] < t_star[finite])
+    assert np.all(sol.t_stop[finite] > t_star[finite] * (1 - 1e-4))
+    for arr in (sol.alpha, sol.beta, sol.D, sol.phi, sol.psi):
+        arr = np.asarray(arr)
+        assert not np.any(np.isnan(arr))
+        assert np.all(np.isinf(arr[finite][ts[None, :] > sol.t_stop[finite][:, None]]))
+    D = np.asarray(sol.D)
+    ok = np.isfinite(D)
+    assert np.all((D[ok] >= 0) & (D[ok] < 2 * PI))
+    # D never crosses 0 or pi: it stays in its initial half-plane, and B decreases.
+    upper = np.sin(trajectory["D0"]) > 0
+    for i in range(D.shape[0]):
+        Di = D[i][ok[i]]
+        assert np.all(Di <= PI) if upper[i] else np.all(Di >= PI)
+        B = np.minimum(Di, 2 * PI - Di)
+        assert np.all(np.diff(B) <= 1e-12)
+    assert np.all(D[-1] == PI)  # the unstable fixed point stays put
+    # The phases: 2 phi - psi = D along the solve.
+    dD = np.angle(np.exp(1j * (2 * np.asarray(sol.phi) - np.asarray(sol.psi) - D)))
+    assert np.max(np.abs(dD[ok])) < 1e-8
+
+
+def test_solve_reduced_hits_exact_event_times():
+    """At the exact turning and alignment times the solve has cos D = 0 and |sin D| = delta."""
+    cases = [(1.0, 1.0, 2.5, 0.01), (0.4, 1.0, -2.0, 0.05), (2.0, 0.5, 3.0, 0.001)]
+    for alpha0, beta0, D0, delta in cases:
+        t_turn = ff.turning_time(alpha0, beta0, D0, 11)
+        t_delta = ff.alignment_time_exact(alpha0, beta0, D0, 11, delta)
+        ts = np.array([t_turn, t_delta])
+        _, beta, D = ff.solve_reduced(alpha0, beta0, D0, 11, ts, rtol=1e-10, atol=1e-12)
+        assert abs(np.cos(D[0])) < 1e-8
+        assert abs(abs(np.sin(D[1])) - delta) < 1e-8 * delta and np.cos(D[1]) > 0
+
+
+def test_grad_vmap_jit_matches_fd_of_exact():
+    """jax.grad of the event time w.r.t. D0 and kappa (under vmap and jit) vs FD of exact."""
+
+    def t_delta(D0, kappa):
+        return ff.alignment_time(kappa, kappa, D0, 23, 0.01, rtol=1e-10, atol=1e-12)
+
+    D0 = jnp.array([0.4, 2.0, -2.9])
+    kappa = jnp.array([0.02, 0.05, 0.01])
+    gD, gk = jax.jit(jax.vmap(jax.grad(t_delta, argnums=(0, 1))))(D0, kappa)
+    D0, kappa = np.asarray(D0), np.asarray(kappa)
+    h = 1e-6
+    fdD = (
+        ff.alignment_time_exact(kappa, kappa, D0 + h, 23, 0.01)
+        - ff.alignment_time_exact(kappa, kappa, D0 - h, 23, 0.01)
+    ) / (2 * h)
+    hk = 1e-6 * kappa
+    fdk = (
+        ff.alignment_time_exact(kappa + hk, kappa + hk, D0, 23, 0.01)
+        - ff.alignment_time_exact(kappa - hk, kappa - hk, D0, 23, 0.01)
+    ) / (2 * hk)
+    assert np.max(_rel(gD, fdD)) < 1e-5
+    assert np.max(_rel(gk, fdk)) < 1e-5
+    assert np.all(np.sign(fdD) == np.sign(np.sin(D0)))  # larger B0, longer time
+    # kappa enters only as 1/(p kappa): d t / d kappa = -t / kappa.
+    t = ff.alignment_time_exact(kappa, kappa, D0, 23, 0.01)
+    assert np.max(_rel(gk, -t / kappa)) < 1e-5
+
+
+def test_vector_field_conserves_invariants():
+    """The natural-variable field is tangent to the level sets of I1, I2 (autodiff)."""
+    rng = np.random.default_rng(1)
+    y = tuple(
+        jnp.asarray(v)
+        for v in (rng.uniform(0.1, 2, 8), rng.uniform(0.1, 2, 8), rng.uniform(-PI, PI, 8))
+    )
+    f = reduced.reduced_vector_field(0.0, y, 7.0)
+    for k in range(2):
+
+        def inv(*y, k=k):
+            return ff.invariants(*y)[k].sum()
+
+        grads = jax.grad(inv, argnums=(0, 1, 2))(*y)
+        rate = sum(g * fi for g, fi in zip(grads, f, strict=True))
+        assert np.max(np.abs(rate)) < 1e-12 * np.max(np.abs(np.stack(f)))
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ff.alignment_time(1.0, 1.0, 1.0, 24, 0.1), "p"),
+        (lambda: ff.alignment_time(1.0, 1.0, 1.0, 23, 1.5), "delta"),
+        (lambda: ff.alignment_time(1.0, 1.0, 1.0, 23, 0.0), "delta"),
+        (lambda: ff.alignment_time(0.0, 1.0, 1.0, 23, 0.1), "alpha0"),
+        (lambda: ff.alignment_time(1.0, -1.0, 1.0, 23, 0.1), "beta0"),
+        (lambda: ff.alignment_time_exact(1.0, 1.0, 1.0, 2, 0.1), "p"),
+        (lambda: ff.alignment_time_exact(-1.0, 1.0, 1.0, 23, 0.1), "alpha0"),
+        (lambda: ff.alignment_time_closed_form(1.0, 1.0, 1.0, 23, 1.0), "delta"),
+        (lambda: ff.solve_reduced(1.0, 1.0, np.nan, 23, [0.0, 1.0]), "D0"),
+        (lambda: ff.solve_reduced(1.0, 1.0, 1.0, 23, [1.0, 0.0]), "ts"),
+        (lambda: ff.solve_reduced(1.0, 1.0, 1.0, 23, [0.0], reduction="avg"), "reduction"),
+    ],
+)
+def test_bad_input_raises(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
