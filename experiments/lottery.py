@@ -195,7 +195,7 @@ def part_e(res_a, ts, winner, p, out, n_grid):
     # (e.2) Fig. 4b: log beta at a fixed time over (kappa0, B0), gradient arrows by jax.grad.
     m0 = np.linspace(0.5e-3, 2e-3, n_grid)
     Bs = np.linspace(0.05, np.pi - 0.05, n_grid)
-    t_fix = float(0.5 * ff.blowup_time(m0.max(), m0.max(), 0.05, p))
+    t_fix = float(0.9 * ff.blowup_time(m0.max(), m0.max(), 0.05, p))
 
     def log_beta(m, B):
         _, beta, _ = ff.solve_reduced(m, m, B, p, jnp.array([0.0, t_fix]), rtol=1e-8, atol=1e-12)
