@@ -279,7 +279,7 @@ def main(
     t_factor: float = 0.9,
     dominance_ps: tuple[int, ...] = (11, 23, 47, 97, 199),
     dominance_eps: tuple[float, ...] = (0.1, 0.01),
-    dominance_neurons: int = 1000,
+    dominance_neurons: int = 400,
     n_grid: int = 40,
     part_c_steps: int = 0,
     parts: str = "abcde",
