@@ -174,15 +174,21 @@ def test_mean_equals_sum_with_time_scaled_by_n():
 def test_weight_decay_without_data_gradient_decays_exponentially(getkey):
     # theta = 0 makes every activation and its derivative vanish (quad), so the data gradient is
     # exactly zero and the flow is d xi/dt = -lambda xi: xi(t) = exp(-lambda t) xi(0).
-    lam = 0.7
     xi0 = ff.init_gaussian(getkey(), P, 2, 1.0).xi
     net0 = ff.TwoLayerNet(jnp.zeros((2, P)), xi0)
     ts = jnp.linspace(0.0, 2.0, 5)
-    for solve in (ff.solve_exact, ff.solve_main):
-        sol = solve(net0, ts, weight_decay=lam, **TOL)
-        expected = jnp.exp(-lam * ts)[:, None, None] * xi0[None]
-        assert jnp.max(jnp.abs(sol.xi - expected)) < 1e-10
-        assert jnp.all(sol.theta == 0)
+    decay = lambda lam, ts: jnp.exp(-lam * ts)[:, None, None] * xi0[None]  # noqa: E731
+    sol = ff.solve_main(net0, ts, weight_decay=0.7, **TOL)
+    assert jnp.max(jnp.abs(sol.xi - decay(0.7, ts))) < 1e-10 and jnp.all(sol.theta == 0)
+    # The exact flow under jit + vmap over lambda (traced weight decay and traced save times).
+    lams = jnp.array([0.0, 0.7, 2.0])
+    batched = jax.jit(jax.vmap(lambda lam, ts: ff.solve_exact(net0, ts, weight_decay=lam, **TOL)))(
+        lams, jnp.stack([ts, 2 * ts, ts])
+    )
+    for i, lam in enumerate(lams):
+        expected = decay(lam, ts * (2 if i == 1 else 1))
+        assert jnp.max(jnp.abs(batched.xi[i] - expected)) < 1e-10
+    assert jnp.all(batched.theta == 0)
 
 
 def test_events_stop_at_c_end_blowup_and_alignment():
