@@ -5,6 +5,8 @@ The network is trained once (`standard` configuration, longer than its 5000 step
 ReLU loss is near zero; snapshots every `snapshot_every` steps show how the table depends on
 the training length) and evaluated on all p^2 pairs with each activation: mean cross-entropy
 and accuracy.
+
+`b2` overrides AdamW's second-moment decay (default PyTorch's 0.999; the paper states none).
 """
 
 from pathlib import Path
@@ -74,6 +76,7 @@ def main(
     out: str = "out/activation_swap",
     seed: int = 0,
     steps: int = 40_000,
+    b2: float = 0.999,
     snapshot_every: int = 5000,
     checkpoint_root: str = "out/standard_run",
     figures: bool = True,
@@ -84,8 +87,10 @@ def main(
         "standard",
         seed,
         steps=steps,
+        b2=b2,
         snapshot_every=snapshot_every,
-        checkpoint_dir=f"{checkpoint_root}/seed{seed}_steps{steps}",
+        checkpoint_dir=f"{checkpoint_root}/seed{seed}_steps{steps}"
+        + ("" if b2 == 0.999 else f"_b2_{b2}"),
         resume=True,
     )
     tables = {}
@@ -97,6 +102,7 @@ def main(
     final = tables[str(steps)]
     results = dict(
         config="standard",
+        b2=b2,
         seed=seed,
         steps=steps,
         table=final,

@@ -9,6 +9,8 @@ steps; the trained network is cached under `checkpoint_root`) and measures:
 - Obs. 2 (phase doubling): mean `|sin D|` at the dominant frequency (paper: 0.085).
 - Obs. 3 (symmetry): neurons per dominant frequency (paper: every frequency, 35-59 neurons),
   within-group `|mean exp(i iota phi)|` for iota = 1..4, and the spread of magnitudes.
+
+`b2` overrides AdamW's second-moment decay (default PyTorch's 0.999; the paper states none).
 """
 
 from pathlib import Path
@@ -93,6 +95,7 @@ def main(
     out: str = "out/standard_features",
     seed: int = 0,
     steps: int = 5000,
+    b2: float = 0.999,
     checkpoint_root: str = "out/standard_run",
     figures: bool = True,
 ) -> dict:
@@ -102,7 +105,9 @@ def main(
         "standard",
         seed,
         steps=steps,
-        checkpoint_dir=f"{checkpoint_root}/seed{seed}_steps{steps}",
+        b2=b2,
+        checkpoint_dir=f"{checkpoint_root}/seed{seed}_steps{steps}"
+        + ("" if b2 == 0.999 else f"_b2_{b2}"),
         resume=True,
     )
     net = result.net
@@ -110,7 +115,7 @@ def main(
     per_neuron = summary.pop("_per_neuron")
     final = {k: v[-1] for k, v in result.history.as_dict().items()}
     results = dict(
-        config="standard", seed=seed, steps=steps, final=final, features=summary, paper=PAPER
+        config="standard", b2=b2, seed=seed, steps=steps, final=final, features=summary, paper=PAPER
     )
     write_json(out / "features.json", results)
 
