@@ -198,16 +198,14 @@ def plot_history(history: ff.History, stages=None, *, xscale: str = "linear", ti
             shade_stages(ax, stages, s[-1])
         if ax is not axes[3]:
             ax.legend(loc="best")
+    title = title or "Progress measures"
     if stages is not None:
         t1, t2 = stages
-        fig.text(
-            0.5,
-            -0.02,
-            f"stages: {STAGE_NAMES[0]} [0, {t1}), {STAGE_NAMES[1]} [{t1}, "
-            f"{t2}), {STAGE_NAMES[2]} [{t2}, {s[-1]}]",
-            ha="center",
+        title += (
+            f"\nshaded: {STAGE_NAMES[0]} [0, {t1}), {STAGE_NAMES[1]} [{t1}, {t2}), "
+            f"{STAGE_NAMES[2]} [{t2}, {s[-1]}]"
         )
-    fig.suptitle(title or "Progress measures")
+    fig.suptitle(title)
     return fig
 
 
