@@ -143,27 +143,22 @@ def _angles(D0, xp):
 def _cubic_root(I1, m, xp):
     """Largest real root `b` of `2 b^3 + I1 b = m` (`m >= 0`), with `2 b^2 + I1 >= 0`.
 
-    Trigonometric/hyperbolic Cardano for the depressed cubic `b^3 + P b - m/2`, `P = I1/2`,
-    then two Newton steps (the function is convex increasing there) for full precision.
+    Newton from an upper bound within a factor ~1.4 of the root: `min(cbrt(m/2), m/I1)` for
+    `I1 > 0`, `max(sqrt(|I1|), cbrt(m))` otherwise. The cubic is convex and increasing above
+    the root, so the iterates decrease monotonically; 7 steps reach full float64 precision
+    over the whole range (checked against extended precision). Cheaper than Cardano's
+    trigonometric/hyperbolic form: one `cbrt` and no other transcendental function.
     """
-    P = I1 / 2
-    aP = xp.abs(P)
-    pos, neg = P > 0, P < 0
-    safe = xp.where(aP > 0, aP, 1.0)
-    arg = (3 * m / (4 * safe)) * xp.sqrt(3 / safe)
-    scale = 2 * xp.sqrt(safe / 3)
-    b_pos = scale * xp.sinh(xp.arcsinh(arg) / 3)
-    b_neg_3 = scale * xp.cos(xp.arccos(xp.minimum(arg, 1.0)) / 3)
-    b_neg_1 = scale * xp.cosh(xp.arccosh(xp.maximum(arg, 1.0)) / 3)
-    b_zero = xp.cbrt(m / 2)
-    # For huge `arg` (P tiny relative to m) the P = 0 root is the accurate start.
-    huge = arg > 1e30
-    b = xp.where(pos, b_pos, xp.where(neg, xp.where(arg <= 1, b_neg_3, b_neg_1), b_zero))
-    b = xp.where(huge, b_zero, b)
-    for _ in range(2):
+    pos = I1 > 0
+    m_over_I1 = xp.where(pos, m / xp.where(pos, I1, 1.0), xp.inf)
+    b = xp.where(
+        pos, xp.minimum(xp.cbrt(m / 2), m_over_I1), xp.maximum(xp.sqrt(xp.abs(I1)), xp.cbrt(m))
+    )
+    for _ in range(7):
         f = 2 * b**3 + I1 * b - m
         df = 6 * b**2 + I1
-        b = b - f / xp.where(df > 0, df, 1.0) * (df > 0)
+        ok = df > 0
+        b = b - xp.where(ok, f / xp.where(ok, df, 1.0), 0.0)
     return b
 
 
@@ -265,7 +260,7 @@ def _rf_scipy(x, S, Q):
         return np.real(scipy.special.elliprf(x + 0j, y, z))
 
 
-_RF_ITERATIONS = 12
+_RF_ITERATIONS = 8
 
 
 def _rf_jax(x, S, Q):
