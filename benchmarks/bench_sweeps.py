@@ -77,7 +77,7 @@ def main(
     out: str = "out/bench_sweeps",
     sizes: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000),
     ode_max_size: int = 1_000_000,
-    chunk_size: int = 65_536,
+    chunk_size: int = 4096,
     p: int = 23,
     delta: float = 1e-2,
     rtol: float = 1e-6,
@@ -151,6 +151,31 @@ def main(
             }
             results[method if method == "ode" else "closed_form_sweep"].append(row)
             print(method, row)
+
+    # Profile: throughput against chunk size (cache effects on CPU) and solver tolerance
+    # (is the step count what costs?), at n = 1e5 (first call per chunk size compiles).
+    results["profile"] = []
+    D0, kappa, ps, deltas = _inputs(min(100_000, max(sizes)), p, delta)
+    for chunk, tol in ((1024, rtol), (4096, rtol), (16384, rtol), (65536, rtol), (4096, 1e-4)):
+
+        def run(chunk=chunk, tol=tol):
+            return ff.sweep_alignment(
+                D0, kappa, ps, deltas, rtol=tol, atol=tol * 1e-2, chunk_size=chunk, progress=False
+            )
+
+        run()
+        t0 = time.perf_counter()
+        res = run()
+        wall = time.perf_counter() - t0
+        row = {
+            "chunk_size": chunk,
+            "rtol": tol,
+            "per_s": D0.size / wall,
+            "mean_steps": float(res["num_steps"].mean()),
+            "max_steps": int(res["num_steps"].max()),
+        }
+        results["profile"].append(row)
+        print("profile", row)
 
     # The closed form without the sweep machinery: one jitted call on all n states.
     cf = jax.jit(lambda D0, kappa, delta: alignment_time_closed_form(kappa, kappa, D0, p, delta))

@@ -94,7 +94,7 @@ def main(
     n_natural: int = 3_000,
     n_phases: int = 20_000,
     seed: int = 0,
-    chunk_size: int = 16_384,
+    chunk_size: int | None = None,
     shard: str | None = None,
     merged: str | None = None,
     progress: bool = True,

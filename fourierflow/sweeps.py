@@ -347,6 +347,28 @@ def merge_sweeps(results: Sequence[SweepResult]) -> SweepResult:
     return SweepResult.merge(results)
 
 
+# Elements per chunk by platform. On CPU the working set of a vmapped adaptive solve must stay
+# in cache: 4096 reduced-ODE trajectories per chunk ran 4.6x faster than 65536 (issue 4
+# benchmark, best of 3 on the shared 2-core machine: 31k/s vs 6.7k/s). Accelerators want
+# large chunks to fill the device.
+_DEFAULT_CHUNK = {"cpu": 4096}
+_DEFAULT_CHUNK_ACCELERATOR = 65536
+
+
+def default_chunk_size(platform: str) -> int:
+    """The default elements per chunk of `sweep` on a platform (`"cpu"`, `"gpu"`, `"tpu"`).
+
+    **Arguments:**
+
+    - `platform`: a JAX platform name (`jax.devices()[0].platform`).
+
+    **Returns:**
+
+    4096 on CPU (cache-sized), 65536 on accelerators.
+    """
+    return _DEFAULT_CHUNK.get(platform, _DEFAULT_CHUNK_ACCELERATOR)
+
+
 def _element(fn: Callable, x):
     out, status = fn(x)
     status = _as_status(status)
@@ -379,7 +401,7 @@ def sweep(
     fn: Callable[[Any], tuple[Any, Any]],
     inputs: Any,
     *,
-    chunk_size: int = 65536,
+    chunk_size: int | None = None,
     devices: Sequence[jax.Device] | None = None,
     progress: bool = True,
     shard: str | tuple[int, int] | None = None,
@@ -399,7 +421,8 @@ def sweep(
       jittable; keep the same function object between calls to reuse its compilation.
     - `inputs`: a dict (or any pytree) of arrays sharing a leading axis `n`.
     - `chunk_size`: elements per chunk (rounded up to a multiple of the device count); bounds
-      the memory. Every chunk has this size (the last is padded), so there is one compilation.
+      the memory. Default `default_chunk_size(platform)`: 4096 on CPU, 65536 on GPU/TPU.
+      Every chunk has this size (the last is padded), so there is one compilation.
     - `devices`: the devices of the 1-D mesh (default all of `jax.devices()`).
     - `progress`: show a tqdm bar over chunks.
     - `shard`: `None`, or `(i, N)` / `"i/N"`: compute only the i-th of N contiguous slices
@@ -416,7 +439,6 @@ def sweep(
     """
     if not callable(fn):
         raise TypeError(f"`fn` must be callable; got {type(fn).__name__}.")
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
     check_choice(strategy, "strategy", ("shard_map", "jit"))
     shard = parse_shard(shard)
     names = status_names(extra_status_names)
@@ -435,6 +457,9 @@ def sweep(
     if not devices:
         raise ValueError("`devices` must hold at least one device.")
     n_dev = len(devices)
+    if chunk_size is None:
+        chunk_size = default_chunk_size(devices[0].platform)
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
     mesh = Mesh(np.asarray(devices, dtype=object), (_AXIS,))
     sharding = NamedSharding(mesh, P(_AXIS))
 
@@ -636,7 +661,7 @@ def sweep_alignment(
     rtol: float = 1e-6,
     atol: float = 1e-8,
     max_steps: int = 4096,
-    chunk_size: int = 65536,
+    chunk_size: int | None = None,
     devices: Sequence[jax.Device] | None = None,
     progress: bool = True,
     shard: str | tuple[int, int] | None = None,
@@ -766,7 +791,7 @@ def sweep_lottery(
     rtol: float = 1e-8,
     atol: float = 1e-10,
     max_steps: int = 4096,
-    chunk_size: int = 4096,
+    chunk_size: int | None = None,
     devices: Sequence[jax.Device] | None = None,
     progress: bool = True,
     shard: str | tuple[int, int] | None = None,
