@@ -462,7 +462,7 @@ def _solve(
     # Diffrax fills save times after an event with inf; hold the state at t_stop instead.
     ys = jtu.tree_map(
         lambda a, a_stop: jnp.where(
-            reached.reshape(reached.shape + (1,) * (a.ndim - 1)), a, a_stop
+            reached.reshape(reached.shape + (1,) * (a.ndim - 1)), a, a_stop[None]
         ),
         ys_ts,
         y_stop,
