@@ -145,7 +145,9 @@ def alignment_runs():
     runs = {}
     for p, reduction in [(5, "sum"), (23, "sum"), (97, "sum"), (23, "mean")]:
         for tol in ["default", "tight"]:
+            # chunk_size=16: 63 states in 4 sequential chunks, the last one padded.
             kw = {} if tol == "default" else dict(rtol=1e-10, atol=1e-12)
+            kw["chunk_size"] = 16
             res = ff.solve_alignment(alpha0, beta0, D0, p, delta, reduction=reduction, **kw)
             exact = ff.alignment_time_exact(alpha0, beta0, D0, p, delta, reduction=reduction)
             runs[p, reduction, tol] = (res, exact)
@@ -194,7 +196,9 @@ def test_scaling_collapse():
     """p kappa t_delta depends only on D0 and delta (SPEC 8), to 1e-7."""
     _, kappa, D0, delta = _grid()
     scaled = [
-        np.asarray(p * (c * kappa) * ff.alignment_time(c * kappa, c * kappa, D0, p, delta))
+        np.asarray(
+            p * (c * kappa) * ff.alignment_time(c * kappa, c * kappa, D0, p, delta, chunk_size=16)
+        )
         for p, c in [(5, 1.0), (23, 1.0), (97, 1.0), (23, 7.3), (199, 0.01)]
     ]
     assert np.max(_rel(np.stack(scaled), scaled[1][None])) < 1e-7
