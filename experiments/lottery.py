@@ -174,6 +174,10 @@ def part_d(ps, epss, n_neurons, kappa, seed, progress):
         "neurons_per_p": n_neurons,
         "kappa": kappa,
         "stats": stats,
+        # The reduced ODE blows up: dominance comes at the winner's blow-up, whose scaled time
+        # tends to tau_star(D0 = 0) = ln(1 + sqrt 2) / sqrt 2 as the best B_k(0) -> 0 (p large).
+        "tau_star_aligned_limit": float(np.asarray(ff.blowup_time(1.0, 1.0, 0.0, 3)) * 3),
+        "tau_star_aligned_formula": float(np.log(1 + np.sqrt(2)) / np.sqrt(2)),
         "linear_fit_in_log_p": fits,
         "runs": raw,
     }, stats
