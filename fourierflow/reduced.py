@@ -489,11 +489,6 @@ def turning_time_closed_form(
     return _closed_form(alpha0, beta0, D0, p, reduction, "turning", 0.5)
 
 
-def magnitude_at_level(I1, m):
-    """`beta` on the growing branch where `alpha^2 beta = m`: the root of `2b^3 + I1 b = m`."""
-    return _cubic_root(I1, m, jnp)
-
-
 # ---------------------------------------------------------------------------------------------
 # Diffrax solves in the scaled variables (log a, log b, ell = log tan(|D|/2)).
 # ---------------------------------------------------------------------------------------------
