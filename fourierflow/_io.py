@@ -12,21 +12,23 @@ from typing import Any
 import numpy as np
 
 
-def _to_jsonable(obj: Any) -> Any:
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON values from nested dicts/lists of arrays, numpy scalars and paths."""
     if isinstance(obj, dict):
-        return {str(k): _to_jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_to_jsonable(v) for v in obj]
+        return [to_jsonable(v) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
     if hasattr(obj, "shape") and hasattr(obj, "dtype"):  # numpy or jax arrays
-        arr = np.asarray(obj)
-        return arr.item() if arr.ndim == 0 else arr.tolist()
+        return to_jsonable(np.asarray(obj).tolist())
     if isinstance(obj, np.generic):
-        return obj.item()
+        return to_jsonable(obj.item())
     if isinstance(obj, float) and not np.isfinite(obj):
         return str(obj)  # JSON has no inf/nan
-    return obj
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return repr(obj)
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
@@ -46,7 +48,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Atomically write `obj` (arrays, numpy scalars and inf allowed) as indented JSON."""
-    text = json.dumps(_to_jsonable(obj), indent=2, allow_nan=False)
+    text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
     return write_atomic(path, (text + "\n").encode())
 
 

@@ -11,14 +11,10 @@ one sweep run by independent processes (`shard=(i, N)`) merge back into the whol
 (alignment times) and Lemma C.3 (the lottery among the frequencies of one neuron).
 """
 
-import datetime
 import functools
-import importlib.metadata
 import io
 import json
 import os
-import platform
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -33,6 +29,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from ._checks import check_choice, check_positive_int
+from ._io import run_metadata, to_jsonable, write_atomic
 from ._types import Array, ArrayLike, Float, Int
 
 _AXIS = "sweep"
@@ -99,30 +96,6 @@ def _flatten_named(tree, default: str) -> dict[str, Any]:
         name = _leaf_name(path) or default
         out[name] = leaf
     return out
-
-
-def _versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("fourierflow", "jax", "jaxlib", "diffrax", "equinox", "optimistix", "numpy"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = "unknown"
-    return versions
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray | jax.Array):
-        return np.asarray(value).tolist()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return repr(value)
 
 
 def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -254,24 +227,17 @@ class SweepResult(eqx.Module):
         path = os.fspath(path)
         if not path.endswith(".npz"):
             path += ".npz"
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
         arrays = {f"inputs/{k}": np.asarray(v) for k, v in self.inputs.items()}
         arrays |= {f"outputs/{k}": np.asarray(v) for k, v in self.outputs.items()}
         arrays |= {"status": np.asarray(self.status), "index": np.asarray(self.index)}
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr(_METADATA_KEY, self.metadata_json)
-                for name, value in arrays.items():
-                    buffer = io.BytesIO()
-                    np.lib.format.write_array(buffer, value, allow_pickle=False)
-                    zf.writestr(name + ".npy", buffer.getvalue())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(_METADATA_KEY, self.metadata_json)
+            for name, value in arrays.items():
+                member = io.BytesIO()
+                np.lib.format.write_array(member, value, allow_pickle=False)
+                zf.writestr(name + ".npy", member.getvalue())
+        write_atomic(path, buffer.getvalue())
         return path
 
     @classmethod
@@ -506,8 +472,8 @@ def sweep(
         outputs = jtu.tree_map(lambda s: np.zeros((0,) + s.shape[1:], s.dtype), shapes[0])
         status = np.zeros((0,), np.int32)
     inputs_named = {k: np.asarray(v)[lo:hi] for k, v in _flatten_named(inputs, "input").items()}
-    meta = {
-        "versions": _versions(),
+    meta = run_metadata()
+    meta |= {
         "arguments": {
             "fn": getattr(fn, "__qualname__", repr(fn)),
             "n_total": int(n_total),
@@ -518,11 +484,10 @@ def sweep(
         "seed": None,
         "devices": [str(d) for d in devices],
         "platform": devices[0].platform,
-        "created": datetime.datetime.now(datetime.UTC).isoformat(),
         "status_names": {str(k): v for k, v in names.items()},
     }
     if metadata:
-        metadata = _jsonable(dict(metadata))
+        metadata = to_jsonable(dict(metadata))
         meta["seed"] = metadata.pop("seed", None)
         meta["arguments"].update(metadata)
     return SweepResult(
