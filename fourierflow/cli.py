@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+from tyro.conf import Positional
+
 from ._experiments import list_experiments, run_experiment
 
 
@@ -123,7 +125,7 @@ def sweep(
     kappa_min: float = 1e-4,
     kappa_max: float = 1e-1,
     method: Literal["ode", "closed_form"] = "ode",
-    chunk_size: int = 65536,
+    chunk_size: int | None = None,
     shard: str | None = None,
     seed: int = 0,
 ) -> None:
@@ -142,7 +144,8 @@ def sweep(
         kappa_min: smallest initial magnitude.
         kappa_max: largest initial magnitude.
         method: "ode" (event-terminated Diffrax solve) or "closed_form" (elliptic integrals).
-        chunk_size: elements per vmapped chunk (bounds memory).
+        chunk_size: elements per vmapped chunk (bounds memory; default 4096 on CPU, 65536 on
+            GPU/TPU).
         shard: "i/N" to run only shard i of N (multi-process / multi-host runs).
         seed: PRNG seed (every shard must use the same one).
     """
@@ -190,14 +193,14 @@ def sweep(
         t_star = float(blowup_time(kappa_max, kappa_max, 0.0, p))
         ts = np.linspace(0, 0.9 * t_star, 20)
         result = sweep_lottery(
-            D0, p, ts, kappa=kappa_max, chunk_size=min(chunk_size, 4096), shard=shard_ij, seed=seed
+            D0, p, ts, kappa=kappa_max, chunk_size=chunk_size, shard=shard_ij, seed=seed
         )
     name = "sweep.npz" if shard_ij is None else f"sweep-shard-{shard_ij[0]}-of-{shard_ij[1]}.npz"
     path = result.save(out / name)
     print(f"sweep: {result.n} elements, status {result.describe()}; wrote {path}")
 
 
-def merge(files: list[Path], out: Path = Path("out/sweep/sweep.npz")) -> None:
+def merge(files: Positional[list[Path]], out: Path = Path("out/sweep/sweep.npz")) -> None:
     """Merge the shards of one sweep (written with --shard i/N) into one .npz.
 
     Args:
@@ -214,7 +217,9 @@ def merge(files: list[Path], out: Path = Path("out/sweep/sweep.npz")) -> None:
 
 
 def train(
-    config: Literal["standard", "grokking", "quad_random", "quad_single_freq", "relu_single_freq"],
+    config: Positional[
+        Literal["standard", "grokking", "quad_random", "quad_single_freq", "relu_single_freq"]
+    ],
     out: Path | None = None,
     seed: int = 0,
     steps: int | None = None,
@@ -273,13 +278,16 @@ def train(
     )
     _io.write_json(out / "results.json", numbers)
     h = result.history
+    full = cfg.train_fraction >= 1
+    acc = float(h.train_accuracy[-1] if full else h.test_accuracy[-1])
     print(
         f"train {config}: {result.step} steps in {result.run_time:.1f} s; final train loss "
-        f"{float(h.train_loss[-1]):.3g}, test accuracy {float(h.test_accuracy[-1]):.3f}; see {out}"
+        f"{float(h.train_loss[-1]):.3g}, {'train' if full else 'test'} accuracy {acc:.3f}; "
+        f"see {out}"
     )
 
 
-def reproduce(name: str = "", list: bool = False, out: Path | None = None) -> None:
+def reproduce(name: Positional[str] = "", list: bool = False, out: Path | None = None) -> None:
     """Regenerate a paper figure or table by name (see --list).
 
     Args:
