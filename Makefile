@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/fourierflow demo --out out/demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check fourierflow tests experiments benchmarks
