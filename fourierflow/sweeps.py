@@ -698,7 +698,9 @@ def sweep_alignment(
     return sweep(
         fn,
         inputs,
-        chunk_size=chunk_size,
+        # the closed form is straight-line code: large chunks amortise the per-chunk dispatch
+        # (measured 7e5/s at 4096 vs 1.4e6/s unchunked on CPU); adaptive solves want small ones
+        chunk_size=1 << 16 if chunk_size is None and method == "closed_form" else chunk_size,
         devices=devices,
         progress=progress,
         shard=shard,
