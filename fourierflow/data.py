@@ -10,7 +10,16 @@ from ._types import Array, Bool, Int
 
 
 def all_pairs(p: int) -> tuple[Int[Array, " n"], Int[Array, " n"]]:
-    """All `p^2` pairs `(x, y)` of Z_p x Z_p in row-major order (`x` slow, `y` fast)."""
+    """All `p^2` pairs of Z_p x Z_p (SPEC section 1).
+
+    **Arguments:**
+
+    - `p`: the modulus (odd, >= 3).
+
+    **Returns:**
+
+    `(x, y)`, integer arrays of shape `(p^2,)` in row-major order (`x` slow, `y` fast).
+    """
     p = check_modulus(p)
     x, y = jnp.divmod(jnp.arange(p * p), p)
     return x, y
@@ -83,6 +92,15 @@ def random_split(key, p: int, train_fraction: float) -> Split:
 
 
 def full_split(p: int) -> Split:
-    """Every pair in train (full data)."""
+    """The split with every pair in train (full data).
+
+    **Arguments:**
+
+    - `p`: the modulus (odd, >= 3).
+
+    **Returns:**
+
+    A `Split`.
+    """
     p = check_modulus(p)
     return Split(jnp.ones((p, p), bool))

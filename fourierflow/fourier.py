@@ -15,12 +15,30 @@ from ._types import Array, ArrayLike, Float, Int
 
 
 def num_frequencies(p: int) -> int:
-    """`K = (p - 1) / 2`, the number of nonzero frequencies of Z_p up to sign."""
+    """The number of nonzero frequencies of Z_p up to sign.
+
+    **Arguments:**
+
+    - `p`: the modulus (odd, >= 3).
+
+    **Returns:**
+
+    `K = (p - 1) / 2`.
+    """
     return (check_modulus(p) - 1) // 2
 
 
 def frequencies(p: int) -> Float[Array, " K"]:
-    """Angular frequencies `w_k = 2 pi k / p`, k = 1..K."""
+    """The angular frequencies of SPEC section 4.
+
+    **Arguments:**
+
+    - `p`: the modulus (odd, >= 3).
+
+    **Returns:**
+
+    `w_k = 2 pi k / p` for k = 1..K, shape `(K,)`.
+    """
     return 2 * jnp.pi * jnp.arange(1, num_frequencies(p) + 1) / p
 
 
@@ -119,19 +137,46 @@ def from_polar(
 def phase_difference(
     phi: Float[ArrayLike, "*batch"], psi: Float[ArrayLike, "*batch"]
 ) -> Float[Array, "*batch"]:
-    """`D = (2 phi - psi) mod 2pi`, in [0, 2pi) (SPEC section 4)."""
+    """The phase difference (SPEC section 4).
+
+    **Arguments:**
+
+    - `phi`: input-layer phases; `psi`: output-layer phases (broadcastable).
+
+    **Returns:**
+
+    `D = (2 phi - psi) mod 2pi`, in [0, 2pi).
+    """
     return jnp.mod(2 * jnp.asarray(phi) - jnp.asarray(psi), 2 * jnp.pi)
 
 
 def misalignment(D: Float[ArrayLike, "*batch"]) -> Float[Array, "*batch"]:
-    """`B = min(D, 2pi - D)` in [0, pi], for `D` taken mod 2pi (SPEC section 4)."""
+    """The misalignment (SPEC section 4).
+
+    **Arguments:**
+
+    - `D`: phase differences, any real (taken mod 2pi).
+
+    **Returns:**
+
+    `B = min(D, 2pi - D)` in [0, pi].
+    """
     D = jnp.mod(jnp.asarray(D), 2 * jnp.pi)
     return jnp.minimum(D, 2 * jnp.pi - D)
 
 
 def dominant_frequency(magnitude: Float[ArrayLike, "*batch K"]) -> Int[Array, "*batch"]:
-    """The frequency `k` in 1..K of largest magnitude (pass `beta` for the paper's convention,
-    `alpha` for the input-layer variant)."""
+    """The frequency of largest magnitude.
+
+    **Arguments:**
+
+    - `magnitude`: `(..., K)` magnitudes; pass `beta` for the paper's (output-layer)
+      convention, `alpha` for the input-layer variant.
+
+    **Returns:**
+
+    The frequency `k` in 1..K (not a 0-based index), shape `magnitude.shape[:-1]`.
+    """
     return jnp.argmax(jnp.asarray(magnitude), axis=-1) + 1
 
 

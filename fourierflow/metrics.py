@@ -8,26 +8,62 @@ from .network import TwoLayerNet
 
 
 def neuron_spectrum(net: TwoLayerNet) -> dict[str, Float[Array, "*batch M K"]]:
-    """Per-neuron polar coordinates of both layers: `alpha, phi` (theta), `beta, psi` (xi),
-    and the phase difference `D = 2 phi - psi mod 2pi`."""
+    """Per-neuron polar coordinates of both layers (SPEC section 4).
+
+    **Arguments:**
+
+    - `net`: a network (leading batch axes allowed).
+
+    **Returns:**
+
+    A dict of `(..., M, K)` arrays: `alpha, phi` (theta), `beta, psi` (xi) and the phase
+    difference `D = 2 phi - psi mod 2pi`.
+    """
     alpha, phi = polar(net.theta)
     beta, psi = polar(net.xi)
     return dict(alpha=alpha, phi=phi, beta=beta, psi=psi, D=phase_difference(phi, psi))
 
 
 def frequency_sparsity(net: TwoLayerNet) -> Float[Array, "*batch"]:
-    """Mean IPR over all rows `theta_m` and `xi_m` (1 = every neuron single-frequency)."""
+    """The frequency-sparsity progress measure (SPEC section 4).
+
+    **Arguments:**
+
+    - `net`: a network (leading batch axes allowed).
+
+    **Returns:**
+
+    The mean IPR over all rows `theta_m` and `xi_m` (1 = every neuron single-frequency).
+    """
     return 0.5 * (jnp.mean(ipr(net.theta), axis=-1) + jnp.mean(ipr(net.xi), axis=-1))
 
 
 def dominant_frequencies(net: TwoLayerNet) -> Int[Array, "*batch M"]:
-    """Each neuron's dominant frequency `argmax_k beta_k` (1..K), from the output layer."""
+    """Each neuron's dominant frequency, from the output layer (SPEC section 4).
+
+    **Arguments:**
+
+    - `net`: a network (leading batch axes allowed).
+
+    **Returns:**
+
+    `argmax_k beta_k` as a frequency in 1..K, shape `(..., M)`.
+    """
     beta, _ = polar(net.xi)
     return dominant_frequency(beta)
 
 
 def phase_alignment(net: TwoLayerNet) -> Float[Array, "*batch"]:
-    """Mean over neurons of `|sin D|` at each neuron's dominant frequency (0 = aligned)."""
+    """The phase-alignment progress measure (SPEC section 4).
+
+    **Arguments:**
+
+    - `net`: a network (leading batch axes allowed).
+
+    **Returns:**
+
+    The mean over neurons of `|sin D|` at each neuron's dominant frequency (0 = aligned).
+    """
     s = neuron_spectrum(net)
     k = jnp.argmax(s["beta"], axis=-1)[..., None]
     D = jnp.take_along_axis(s["D"], k, axis=-1)[..., 0]
@@ -35,6 +71,15 @@ def phase_alignment(net: TwoLayerNet) -> Float[Array, "*batch"]:
 
 
 def weight_norm(net: TwoLayerNet) -> Float[Array, "*batch"]:
-    """`(1/M) sum_m (||theta_m||_2 + ||xi_m||_2)`."""
+    """The norm progress measure (SPEC section 4).
+
+    **Arguments:**
+
+    - `net`: a network (leading batch axes allowed).
+
+    **Returns:**
+
+    `(1/M) sum_m (||theta_m||_2 + ||xi_m||_2)`.
+    """
     norms = jnp.linalg.norm(net.theta, axis=-1) + jnp.linalg.norm(net.xi, axis=-1)
     return jnp.mean(norms, axis=-1)

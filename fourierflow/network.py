@@ -116,6 +116,15 @@ def loss(
 def accuracy(
     net: TwoLayerNet, x: Int[ArrayLike, " n"], y: Int[ArrayLike, " n"]
 ) -> Float[Array, ""]:
-    """Fraction of pairs whose largest logit is `(x + y) mod p`."""
+    """Fraction of pairs whose largest logit is `(x + y) mod p`.
+
+    **Arguments:**
+
+    - `net`: the network (unbatched); `x`, `y`: integer arrays of inputs in Z_p.
+
+    **Returns:**
+
+    The scalar accuracy in [0, 1].
+    """
     x, y = jnp.asarray(x), jnp.asarray(y)
     return jnp.mean(jnp.argmax(net.logits(x, y), axis=-1) == (x + y) % net.p)

@@ -304,12 +304,30 @@ class SweepResult(eqx.Module):
 
 
 def load_sweep(path: str | os.PathLike) -> SweepResult:
-    """Read a `SweepResult` from `.npz` (see `SweepResult.save`)."""
+    """Read a `SweepResult` from `.npz`.
+
+    **Arguments:**
+
+    - `path`: a file written by `SweepResult.save`.
+
+    **Returns:**
+
+    The `SweepResult`.
+    """
     return SweepResult.load(path)
 
 
 def merge_sweeps(results: Sequence[SweepResult]) -> SweepResult:
-    """Merge shards of one sweep into one result (see `SweepResult.merge`)."""
+    """Merge shards of one sweep (e.g. from `--shard i/N` runs) into one result.
+
+    **Arguments:**
+
+    - `results`: `SweepResult`s of the same sweep with disjoint elements.
+
+    **Returns:**
+
+    One `SweepResult` in the order of the whole sweep.
+    """
     return SweepResult.merge(results)
 
 

@@ -1,3 +1,4 @@
+import inspect
 import os
 import shutil
 import subprocess
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import fourierflow as ff
+from fourierflow import plots
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,11 +31,27 @@ def test_docs_build_strict(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-PUBLIC = [name for name in dir(ff) if not name.startswith("_") and callable(getattr(ff, name))]
+def _public(module):
+    return [
+        (module, n) for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))
+    ]
 
 
-@pytest.mark.parametrize("name", PUBLIC)
-def test_public_names_documented(name):
-    obj = getattr(ff, name)
-    doc = obj.__doc__ or ""
-    assert doc.strip(), f"fourierflow.{name} has no docstring"
+PUBLIC = _public(ff) + _public(plots)
+
+
+@pytest.mark.parametrize("module, name", PUBLIC, ids=[f"{m.__name__}.{n}" for m, n in PUBLIC])
+def test_public_names_documented(module, name):
+    """Every public class has a docstring; every public function says its Arguments/Returns."""
+    obj = getattr(module, name)
+    doc = inspect.getdoc(obj) or ""
+    assert doc.strip(), f"{module.__name__}.{name} has no docstring"
+    if inspect.isfunction(obj):
+        assert "**Arguments:**" in doc and "**Returns:**" in doc, f"{name}: Arguments/Returns"
+
+
+def test_import_does_no_matplotlib_work():
+    code = "import sys, fourierflow; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -198,6 +198,11 @@ def plot_ratio_band(D0, ratio, delta, *, ax=None, bins=60):
 def plot_histogram(values, *, reference=None, xlabel="", title="", ax=None, bins=50):
     """A density histogram, with an optional reference density `(x, y)` drawn as a line.
 
+    **Arguments:**
+
+    - `values`: the samples; `reference`: `None` or `(x, y)` of a density to overlay.
+    - `xlabel`, `title`: labels; `ax`: an axes to draw into (else a new figure); `bins`.
+
     **Returns:**
 
     The figure.
