@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import fourierflow as ff
-from fourierflow._io import write_json
+from fourierflow import write_json
 
 
 def x8(z):

@@ -14,7 +14,6 @@ only that slice is computed and saved (merge the `sweep.npz` files with
 `fourierflow.merge_sweeps`, then rerun with `--merged PATH` for the analysis).
 """
 
-import json
 import math
 import os
 
@@ -297,8 +296,7 @@ def main(
     axes[1].legend()
     fig.savefig(os.path.join(out, "mean_field.png"), dpi=120)
     plt.close("all")
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(numbers, f, indent=2)
+    ff.write_json(os.path.join(out, "results.json"), numbers)
     return numbers
 
 

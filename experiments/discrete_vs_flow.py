@@ -17,7 +17,7 @@ import numpy as np
 import optax
 
 import fourierflow as ff
-from fourierflow._io import write_json
+from fourierflow import write_json
 
 
 def _rel_gap(a: ff.TwoLayerNet, b: ff.TwoLayerNet):

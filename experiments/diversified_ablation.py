@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import fourierflow as ff
-from fourierflow._io import write_json
+from fourierflow import write_json
 
 PAPER_PART1 = {"1": 1.64, "2": 0.602, "4": 0.0288, "8": 2.99e-8, "11": 7.41e-15}
 PAPER_PART1_STD = {"1": 2.01e-2, "2": 8.79e-2, "4": 1.55e-2, "8": 1.07e-7}

@@ -103,8 +103,7 @@ def main(
         fig.savefig(os.path.join(out, f"{name}.png"), dpi=120)
         plt.close(fig)
         print(name, json.dumps(results["cases"][name], indent=1))
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    ff.write_json(os.path.join(out, "results.json"), results)
     return results
 
 

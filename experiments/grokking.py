@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 import fourierflow as ff
-from fourierflow._io import write_json
+from fourierflow import write_json
 
 PAPER = dict(t_memorized=1700, t_generalized=9400, initial_test_accuracy=0.05)
 

@@ -17,7 +17,6 @@ Run `python experiments/kappa_error_table.py [--key value ...]`; writes
 `out/kappa_error_table/{results.json, table.md, errors.png}`.
 """
 
-import json
 import os
 
 import jax
@@ -129,8 +128,7 @@ def main(
         rows=rows,
         fitted_orders=orders,
     )
-    with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    ff.write_json(os.path.join(out, "results.json"), results)
 
     lines = [
         f"p={p}, k={k}, two neurons (D0 = {D0[0]:.2f}, {D0[1]:.2f}), tau <= {tau_cut:.4f}",

@@ -316,8 +316,7 @@ def main(
         plt.close("all")
     if "c" in parts:
         numbers["c_discrete_training"] = part_c(p, seed, part_c_steps, progress)
-    with open(path, "w") as f:
-        json.dump(numbers, f, indent=2)
+    ff.write_json(path, numbers)
     return numbers
 
 

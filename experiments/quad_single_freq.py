@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import fourierflow as ff
-from fourierflow._io import write_json
+from fourierflow import write_json
 
 
 def main(

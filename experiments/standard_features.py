@@ -20,7 +20,7 @@ import jax
 import numpy as np
 
 import fourierflow as ff
-from fourierflow._io import write_json
+from fourierflow import write_json
 
 PAPER = dict(fraction_energy_above_0p8=0.76, mean_abs_sin_D=0.085, neurons_per_frequency=[35, 59])
 

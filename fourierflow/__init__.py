@@ -3,6 +3,7 @@
 The public API is the list of names below; see SPEC sections 1-11 and the docs.
 """
 
+from ._io import write_json as write_json
 from .activations import ACTIVATIONS as ACTIVATIONS
 from .activations import get_activation as get_activation
 from .configs import (

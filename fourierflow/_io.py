@@ -47,7 +47,18 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Atomically write `obj` (arrays, numpy scalars and inf allowed) as indented JSON."""
+    """Write `obj` as indented JSON atomically (a temporary file, then `os.replace`).
+
+    **Arguments:**
+
+    - `path`: the file to write (folders are created).
+    - `obj`: nested dicts/lists of numbers, strings, arrays and NumPy scalars; non-finite
+      floats are written as the strings `"inf"`, `"nan"` (JSON has no inf/nan).
+
+    **Returns:**
+
+    The path written.
+    """
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
     return write_atomic(path, (text + "\n").encode())
 
