@@ -20,10 +20,10 @@ import optimistix as optx
 
 from ._checks import check_choice, check_positive, check_positive_int, check_reduction
 from ._types import Array, ArrayLike, Bool, Float, Int, Reduction
-from .data import Split, all_pairs
+from .data import FoldedPairs, Split, fold_pairs
 from .fourier import fourier_coefficients
 from .metrics import neuron_spectrum
-from .network import TwoLayerNet, loss
+from .network import TwoLayerNet, folded_loss
 
 __all__ = [
     "Comparison",
@@ -50,14 +50,13 @@ class FlowArgs(eqx.Module):
 
     **Fields:**
 
-    - `x`, `y`: the training pairs (integer arrays of shape `(n,)`); unused by the main flow,
-      which is defined on full data only.
+    - `pairs`: the training pairs folded by `(x, y) ~ (y, x)` (`fourierflow.fold_pairs`); unused
+      by the main flow, which is defined on full data only.
     - `weight_decay`: `lambda >= 0`; the flow gains `-lambda * params`.
     - `reduction`: `"sum"` or `"mean"` (static).
     """
 
-    x: Int[Array, " n"]
-    y: Int[Array, " n"]
+    pairs: FoldedPairs
     weight_decay: Float[Array, ""]
     reduction: str = eqx.field(static=True, default="sum")
 
@@ -84,18 +83,16 @@ def flow_args(
     """
     check_reduction(reduction)
     _check_nonnegative(weight_decay, "weight_decay")
-    if split is None:
-        x, y = all_pairs(p)
+    if split is None:  # NumPy, not jnp: flow_args may run under jit, the fold needs values
+        split = Split(np.ones((p, p), bool))
     else:
         if not isinstance(split, Split):
             raise TypeError(f"`split` must be a fourierflow.Split or None; got {type(split)}.")
         if split.p != p:
             raise ValueError(f"`split` must be a split of Z_{p}; got a split with p={split.p}.")
-        x, y = split.pairs(split.train)
-        if x.size == 0:
+        if not np.any(np.asarray(split.train)):
             raise ValueError("`split` must have at least one training pair; got none.")
-        x, y = jnp.asarray(x), jnp.asarray(y)
-    return FlowArgs(x, y, jnp.asarray(weight_decay, dtype=float), reduction)
+    return FlowArgs(fold_pairs(split), jnp.asarray(weight_decay, dtype=float), reduction)
 
 
 def exact_vector_field(t: Float[ArrayLike, ""], y: TwoLayerNet, args: FlowArgs) -> TwoLayerNet:
@@ -103,7 +100,8 @@ def exact_vector_field(t: Float[ArrayLike, ""], y: TwoLayerNet, args: FlowArgs) 
     (SPEC section 6).
 
     Any activation, either reduction, full or partial data (the pairs in `args`). The gradient
-    is `jax.grad` of `fourierflow.loss`; a trainable embedding, if present, flows too.
+    is `jax.grad` of `fourierflow.folded_loss` (= `loss` on the train pairs, folded by the
+    exchange symmetry: half the work); a trainable embedding, if present, flows too.
 
     **Arguments:**
 
@@ -116,7 +114,7 @@ def exact_vector_field(t: Float[ArrayLike, ""], y: TwoLayerNet, args: FlowArgs) 
     The velocity, as a `TwoLayerNet` with the same structure as `y`.
     """
     del t
-    grads = jax.grad(loss)(y, args.x, args.y, args.reduction)
+    grads = jax.grad(folded_loss)(y, args.pairs, args.reduction)
     return jtu.tree_map(lambda g, w: -g - args.weight_decay * w, grads, y)
 
 
@@ -205,7 +203,7 @@ def _spectrum(t, net: TwoLayerNet, args: FlowArgs) -> Spectrum:
         D=s["D"],
         theta_dc=fourier_coefficients(net.theta)[0],
         xi_dc=fourier_coefficients(net.xi)[0],
-        loss=loss(net, args.x, args.y, args.reduction),
+        loss=folded_loss(net, args.pairs, args.reduction),
     )
 
 

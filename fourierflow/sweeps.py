@@ -25,8 +25,7 @@ import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from ._checks import check_choice, check_positive_int
 from ._io import run_metadata, to_jsonable, write_atomic

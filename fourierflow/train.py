@@ -29,10 +29,9 @@ from tqdm.auto import tqdm
 
 from ._checks import check_positive_int, check_reduction
 from ._types import Array, Bool, Float, Int, Reduction
-from .activations import get_activation
-from .data import Split, all_pairs, full_split
+from .data import Split, all_pairs, fold_pairs, full_split
 from .metrics import frequency_sparsity, phase_alignment, weight_norm
-from .network import TwoLayerNet
+from .network import TwoLayerNet, folded_loss
 
 METRICS = (
     "train_loss",
@@ -168,41 +167,6 @@ def _evaluate(net: TwoLayerNet, train: Bool[Array, "p p"], reduction: str) -> di
     )
 
 
-def symmetric_pairs(split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The train pairs folded by the exchange symmetry `(x, y) ~ (y, x)`.
-
-    **Arguments:**
-
-    - `split`: a `fourierflow.Split`.
-
-    **Returns:**
-
-    `(x, y, count)`: the pairs with `x <= y` having at least one of `(x, y), (y, x)` in train,
-    and how many of the two are (1 on the diagonal). `sum(count)` is the number of train pairs.
-    """
-    train = np.asarray(split.train)
-    xs, ys = np.triu_indices(split.p)
-    count = train[xs, ys].astype(int) + np.where(xs == ys, 0, train[ys, xs].astype(int))
-    keep = count > 0
-    return xs[keep], ys[keep], count[keep]
-
-
-def _folded_loss(net: TwoLayerNet, incidence, z, weight) -> Float[Array, ""]:
-    """`sum_i weight_i * CE(x_i, y_i)` on the folded pairs.
-
-    The pre-activations are one matmul with the static incidence matrix
-    `S[i, a] = 1[x_i = a] + 1[y_i = a]`, `u = rows @ S^T`, laid out neuron-major `(M, n)`: its
-    backward pass is again a dense matmul, where an indexed gather `rows[:, x] + rows[:, y]`
-    would need a scatter-add, which XLA:CPU runs about 2x slower (measured in CPU time per step,
-    benchmarks/bench_train.py).
-    """
-    rows = net.theta if net.embedding is None else net.theta @ net.embedding  # (M, p)
-    h = get_activation(net.activation)(rows @ incidence.T)  # (M, n)
-    f = net.xi.T @ h  # (p, n)
-    nll = jax.nn.logsumexp(f, axis=0) - f[z, np.arange(z.shape[0])]
-    return jnp.sum(weight * nll)
-
-
 def train(
     net0: TwoLayerNet,
     optimizer: optax.GradientTransformation,
@@ -279,20 +243,13 @@ def train(
     split = full_split(net0.p) if split is None else split
     _check_split(split, net0.p)
 
-    xs, ys, count = symmetric_pairs(split)
-    n_train = int(count.sum())
     dtype = net0.xi.dtype
-    weight = jnp.asarray(count / n_train if reduction == "mean" else count, dtype)
-    incidence = np.zeros((len(xs), net0.p))
-    np.add.at(incidence, (np.arange(len(xs)), xs), 1.0)
-    np.add.at(incidence, (np.arange(len(xs)), ys), 1.0)
-    incidence = jnp.asarray(incidence, dtype)
-    z = jnp.asarray((xs + ys) % net0.p)
+    pairs = fold_pairs(split, dtype)
     train_mask = split.train
 
     def step_fn(carry, _):
         net, opt_state = carry
-        grads = jax.grad(_folded_loss)(net, incidence, z, weight)
+        grads = jax.grad(folded_loss)(net, pairs, reduction)
         updates, opt_state = optimizer.update(grads, opt_state, net)
         return (eqx.apply_updates(net, updates), opt_state), None
 

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import tree_allclose
 
 import fourierflow as ff
 
@@ -123,3 +124,18 @@ def test_bad_network_inputs():
     with pytest.raises(ValueError, match="reduction"):
         net = ff.TwoLayerNet(jnp.zeros((2, 5)), jnp.zeros((2, 5)))
         ff.loss(net, jnp.arange(3), jnp.arange(3), "avg")
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize("fraction", [0.6, 1.0])
+def test_folded_loss_equals_loss_on_train_pairs(reduction, fraction, getkey):
+    p = 7
+    net = ff.init_gaussian(getkey(), p, 5, scale=2.0, activation="relu")
+    split = ff.random_split(getkey(), p, fraction)
+    x, y = split.pairs(split.train)
+    pairs = ff.fold_pairs(split)
+    assert pairs.z.shape[0] < x.shape[0]  # the fold does less work
+    assert abs(ff.folded_loss(net, pairs, reduction) - ff.loss(net, x, y, reduction)) < 1e-10
+    g1 = jax.grad(ff.folded_loss)(net, pairs, reduction)
+    g2 = jax.grad(ff.loss)(net, x, y, reduction)
+    assert tree_allclose(g1, g2, rtol=1e-10, atol=1e-12)
