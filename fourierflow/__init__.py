@@ -45,6 +45,7 @@ from .fourier import (
     num_frequencies as num_frequencies,
     phase_difference as phase_difference,
     polar as polar,
+    wrap_angle as wrap_angle,
 )
 from .init import (
     diversified as diversified,

@@ -44,6 +44,18 @@ def check_positive(value, name: str) -> None:
         raise ValueError(f"`{name}` must be finite and > 0; got {name}={value!r}.")
 
 
+def check_nonnegative(value, name: str) -> None:
+    """A concrete `value` must be a finite float >= 0 (a tracer passes unchecked)."""
+    try:
+        v = float(value)
+    except TypeError:  # a tracer: the value is not known at trace time
+        return
+    except ValueError:
+        raise TypeError(f"`{name}` must be a float >= 0; got {name}={value!r}.") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"`{name}` must be finite and >= 0; got {name}={value!r}.")
+
+
 def check_in_open_interval(value, name: str, low: float, high: float) -> None:
     """Every entry of concrete `value` must lie in the open interval (low, high)."""
     try:

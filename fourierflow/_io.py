@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,28 @@ def to_jsonable(obj: Any) -> Any:
     return repr(obj)
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file and `os.replace` (never half-written)."""
+def write_atomic(path: str | os.PathLike, data: bytes | Callable[[Path], None]) -> Path:
+    """Write `path` through a temporary file in its folder and `os.replace` (never half-written).
+
+    **Arguments:**
+
+    - `path`: the file to write (folders are created).
+    - `data`: the bytes, or a function `write(tmp_path)` that writes the file itself (e.g.
+      `eqx.tree_serialise_leaves`, `np.savez`).
+
+    **Returns:**
+
+    The path written.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        if callable(data):
+            data(Path(tmp))
+        else:
+            Path(tmp).write_bytes(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -6,7 +6,6 @@ Diffrax vector fields `f(t, net, args)` whose state is a `TwoLayerNet`; `solve_e
 runs the exact flow, the main flow and the reduced ODE side by side from one initialization.
 """
 
-import math
 from collections.abc import Callable
 from typing import Literal
 
@@ -18,10 +17,16 @@ import jax.tree_util as jtu
 import numpy as np
 import optimistix as optx
 
-from ._checks import check_choice, check_positive, check_positive_int, check_reduction
+from ._checks import (
+    check_choice,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    check_reduction,
+)
 from ._types import Array, ArrayLike, Bool, Float, Int, Reduction
 from .data import FoldedPairs, Split, fold_pairs
-from .fourier import fourier_coefficients
+from .fourier import fourier_coefficients, wrap_angle
 from .metrics import neuron_spectrum
 from .network import TwoLayerNet, folded_loss
 
@@ -82,7 +87,7 @@ def flow_args(
     A `FlowArgs`.
     """
     check_reduction(reduction)
-    _check_nonnegative(weight_decay, "weight_decay")
+    check_nonnegative(weight_decay, "weight_decay")
     if split is None:  # NumPy, not jnp: flow_args may run under jit, the fold needs values
         split = Split(np.ones((p, p), bool))
     else:
@@ -262,17 +267,6 @@ class FlowSolution(eqx.Module):
 # --------------------------------------------------------------------------------------
 # Solves
 # --------------------------------------------------------------------------------------
-
-
-def _check_nonnegative(value, name):
-    try:
-        v = float(value)
-    except TypeError:  # a tracer
-        return
-    except ValueError:
-        raise TypeError(f"`{name}` must be a float >= 0; got {name}={value!r}.") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"`{name}` must be finite and >= 0; got {name}={value!r}.")
 
 
 def _check_ts(ts) -> Float[Array, " T"]:
@@ -654,11 +648,6 @@ class NeuronTrack(eqx.Module):
     psi: Float[Array, "T M"]
 
 
-def _wrap(angle):
-    """`angle` wrapped to (-pi, pi]."""
-    return jnp.pi - jnp.mod(jnp.pi - angle, 2 * jnp.pi)
-
-
 class Comparison(eqx.Module):
     """Exact flow, main flow and reduced ODE from one initialization, side by side (Thm 5.2).
 
@@ -719,9 +708,9 @@ class Comparison(eqx.Module):
         return NeuronTrack(
             alpha=ta.alpha - tb.alpha,
             beta=ta.beta - tb.beta,
-            D=_wrap(ta.D - tb.D),
-            phi=_wrap(ta.phi - tb.phi),
-            psi=_wrap(ta.psi - tb.psi),
+            D=wrap_angle(ta.D - tb.D),
+            phi=wrap_angle(ta.phi - tb.phi),
+            psi=wrap_angle(ta.psi - tb.psi),
         )
 
     def error(

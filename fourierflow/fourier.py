@@ -150,6 +150,20 @@ def phase_difference(
     return jnp.mod(2 * jnp.asarray(phi) - jnp.asarray(psi), 2 * jnp.pi)
 
 
+def wrap_angle(angle: Float[ArrayLike, "*batch"]) -> Float[Array, "*batch"]:
+    """An angle wrapped to (-pi, pi] (the range of `polar`'s phases).
+
+    **Arguments:**
+
+    - `angle`: any real angles.
+
+    **Returns:**
+
+    `angle` mod 2pi, in (-pi, pi].
+    """
+    return jnp.pi - jnp.mod(jnp.pi - jnp.asarray(angle), 2 * jnp.pi)
+
+
 def misalignment(D: Float[ArrayLike, "*batch"]) -> Float[Array, "*batch"]:
     """The misalignment (SPEC section 4).
 

@@ -42,6 +42,7 @@ import scipy.special
 
 from ._checks import check_in_open_interval, check_modulus, check_positive, check_reduction
 from ._types import Array, ArrayLike, Float, Int, Reduction
+from .fourier import wrap_angle
 
 # Status codes of `AlignmentResult.status` / `ReducedSolution.status`.
 ALIGNED = 0  # the event was reached (alignment, or a solve that ran to its last time)
@@ -537,12 +538,6 @@ def _D_from_ell(ell, sigma):
     return jnp.minimum(D, np.nextafter(2 * np.pi, 0.0))
 
 
-def _wrap(angle):
-    """Angle in (-pi, pi]."""
-    wrapped = jnp.remainder(angle + jnp.pi, 2 * jnp.pi) - jnp.pi
-    return jnp.where(wrapped == -jnp.pi, jnp.pi, wrapped)
-
-
 def _guard_cond(y, log_beta_max):
     """Positive while `b` in [1/beta_max^2, beta_max]; falls through 0 when it leaves.
 
@@ -652,7 +647,7 @@ def _solve_reduced_flat(flat, r, ts, log_beta_max, with_phases, config, chunk_si
         D = jnp.where(stopped, jnp.inf, _D_from_ell(ys[:, 2], sigma))
         out = [alpha, beta, D]
         if with_phases:
-            out += [jnp.where(stopped, jnp.inf, _wrap(ys[:, k])) for k in (3, 4)]
+            out += [jnp.where(stopped, jnp.inf, wrap_angle(ys[:, k])) for k in (3, 4)]
         event = sol.result == dfx.RESULTS.event_occurred
         status = _result_status(sol.result, jnp.where(event, MAGNITUDE_GUARD, ALIGNED))
         return out, tau_stop / (r * s), status, sol.stats["num_steps"]

@@ -14,7 +14,6 @@ of `(x, y), (y, x)` are in train. This is the same function (and gradient) as
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ import optax
 from tqdm.auto import tqdm
 
 from ._checks import check_positive_int, check_reduction
+from ._io import write_atomic
 from ._types import Array, Bool, Float, Int, Reduction
 from .data import Split, all_pairs, fold_pairs, full_split
 from .metrics import frequency_sparsity, phase_alignment, weight_norm
@@ -387,24 +387,12 @@ def _metadata(net, steps, log_every, reduction, split) -> dict:
     )
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via `write(tmp)` to a temporary file in the same directory, then `os.replace`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _save(directory, step, net, opt_state, records, snaps, snap_steps, meta) -> None:
     """A checkpoint `step_<step>.{eqx,npz,json}`; the JSON, written last, marks it complete."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"step_{step:09d}"
-    _atomic_write(
+    write_atomic(
         directory / f"{stem}.eqx", lambda t: eqx.tree_serialise_leaves(t, (net, opt_state))
     )
 
@@ -420,9 +408,9 @@ def _save(directory, step, net, opt_state, records, snaps, snap_steps, meta) -> 
         with open(t, "wb") as fh:
             np.savez(fh, **arrays)
 
-    _atomic_write(directory / f"{stem}.npz", write_npz)
+    write_atomic(directory / f"{stem}.npz", write_npz)
     info = dict(meta, step=step, time=time.time())
-    _atomic_write(directory / f"{stem}.json", lambda t: t.write_text(json.dumps(info, indent=1)))
+    write_atomic(directory / f"{stem}.json", lambda t: t.write_text(json.dumps(info, indent=1)))
     for old in directory.glob("step_*.json"):
         if old.name != f"{stem}.json":
             old.unlink(missing_ok=True)

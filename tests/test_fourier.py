@@ -74,3 +74,11 @@ def test_polar_jit_vmap(getkey):
     a1, p1 = jax.jit(ff.polar)(v)
     a2, p2 = jax.vmap(ff.polar)(v)
     assert jnp.allclose(a1, a2) and jnp.allclose(p1, p2)
+
+
+def test_wrap_angle_range_and_equivalence():
+    angles = jnp.array([-3 * jnp.pi, -jnp.pi, -0.5, 0.0, jnp.pi, 2.5 * jnp.pi, 7.0])
+    w = ff.wrap_angle(angles)
+    assert jnp.all((w > -jnp.pi) & (w <= jnp.pi))
+    assert jnp.allclose(jnp.exp(1j * w), jnp.exp(1j * angles), atol=1e-12)
+    assert w[1] == jnp.pi  # -pi maps to pi
