@@ -15,7 +15,6 @@ import jax.numpy as jnp
 from ._checks import check_in_open_interval, check_positive, is_prime
 from ._types import Array, ArrayLike, Float, Reduction
 from .reduced import (
-    _TAU_MAX,
     _angles,
     _check_options,
     _config,
@@ -129,6 +128,10 @@ def _dominance_event(t, y, args, **kwargs):
     return jnp.minimum(cond, _guard_cond(y[:, winner], log_beta_max))
 
 
+# Dominance comes at a scaled time of O(1) .. O(log(1/(pi - B))); this only bounds the solve.
+_TAU_MAX = 1e6
+
+
 @eqx.filter_jit
 def _dominance_flat(kappa, D0, r, log_inv_eps, log_beta_max, config):
     def single(kappa, D0, log_inv_eps):
@@ -192,7 +195,7 @@ def solve_dominance(
     """
     check_positive(kappa, "kappa")
     check_in_open_interval(eps, "eps", 0.0, 1.0)
-    _check_options(beta_max, rtol, atol, max_steps)
+    _check_options(rtol, atol, max_steps, beta_max)
     r = _rate(p, reduction)
     D0 = jnp.asarray(D0, float)
     if D0.ndim < 1 or D0.shape[-1] < 2:

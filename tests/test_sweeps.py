@@ -121,6 +121,39 @@ def test_shards_merge_to_whole_and_save_load_roundtrip(tmp_path):
         ff.merge_sweeps([ff.load_sweep(paths[0]), ff.load_sweep(paths[0])])
 
 
+def test_order_and_batched_give_the_same_elements():
+    """A processing `order` and a `batched` function change how elements meet in chunks, not
+    the per-element results; shards of an ordered sweep still merge to the whole."""
+    a = np.random.default_rng(5).uniform(1e-6, 1e6, 29)
+    a[3] = -1.0
+    whole = ff.sweep(_newton_sqrt, {"a": a}, chunk_size=4, progress=False)
+    order = np.argsort(a)[::-1]  # by cost, say
+    ordered = ff.sweep(_newton_sqrt, {"a": a}, chunk_size=4, progress=False, order=order)
+    parts = [
+        ff.sweep(_newton_sqrt, {"a": a}, chunk_size=4, progress=False, order=order, shard=(i, 3))
+        for i in range(3)
+    ]
+    # A shard holds the elements at its slice of the order, reported in element order.
+    np.testing.assert_array_equal(parts[1].index, np.sort(order[9:19]))
+    batched = ff.sweep(jax.vmap(_newton_sqrt), {"a": a}, chunk_size=4, progress=False, batched=True)
+    for r in (ordered, ff.merge_sweeps(parts), batched):
+        np.testing.assert_array_equal(r.index, np.arange(29))
+        np.testing.assert_array_equal(r["a"], a)
+        np.testing.assert_array_equal(r.status, whole.status)
+        np.testing.assert_array_equal(r["y"], whole["y"])
+    with pytest.raises(ValueError, match="permutation"):
+        ff.sweep(_newton_sqrt, {"a": a}, progress=False, order=np.zeros(29, int))
+
+
+def test_batched_nonfinite_is_flagged_per_element():
+    def f(x):  # a block of elements with a trailing axis
+        return {"v": jnp.sqrt(x["a"][:, None] * jnp.ones((1, 3)))}, jnp.zeros(x["a"].shape[0], int)
+
+    r = ff.sweep(f, {"a": np.array([1.0, -1.0, 4.0])}, progress=False, batched=True)
+    assert r.status.tolist() == [0, STATUS_NONFINITE, 0]
+    np.testing.assert_allclose(r["v"][2], [2.0, 2.0, 2.0])
+
+
 def test_empty_shard():
     r = ff.sweep(_riccati, _inputs(2), shard=(0, 3), progress=False)
     assert r.n == 0 and r["y1"].shape == (0,)
@@ -166,6 +199,15 @@ _MULTI_DEVICE = textwrap.dedent(
         r = ff.sweep(_riccati, x, devices=jax.devices()[:nd], chunk_size=chunk,
                      progress=False, strategy=strategy)
         out[f"{{nd}}-{{chunk}}-{{strategy}}"] = [r["y1"].tolist(), r.status.tolist()]
+    # The alignment sweep: one ODE system per device block (shared steps) and per element.
+    rng = np.random.default_rng(6)
+    D0, kappa = rng.uniform(-np.pi, np.pi, 45), 10 ** rng.uniform(-4, -1, 45)
+    D0[7] = np.pi
+    for shared in (True, False):
+        for nd, chunk in ((1, 1000), (2, 8), (8, 16)):
+            r = ff.sweep_alignment(D0, kappa, 23, 0.01, shared_steps=shared, chunk_size=chunk,
+                                   devices=jax.devices()[:nd], progress=False)
+            out[f"align-{{shared}}-{{nd}}-{{chunk}}"] = [r["t_delta"].tolist(), r.status.tolist()]
     print(json.dumps(out))
     """
 )
@@ -182,6 +224,15 @@ def test_identical_on_1_2_and_8_devices():
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = json.loads(proc.stdout.strip().splitlines()[-1])
+    # Alignment: per-element steps are identical on any layout; shared steps (one system per
+    # block) agree to the solver tolerance, and D0 = pi fails alone everywhere.
+    for shared, rtol in (("True", 1e-6), ("False", 1e-12)):
+        ref_t, ref_status = runs.pop(f"align-{shared}-1-1000")
+        assert [i for i, c in enumerate(ref_status) if c != 0] == [7]
+        for nd, chunk in ((2, 8), (8, 16)):
+            t, status = runs.pop(f"align-{shared}-{nd}-{chunk}")
+            assert status == ref_status
+            np.testing.assert_allclose(np.delete(t, 7), np.delete(ref_t, 7), rtol=rtol)
     ref_y, ref_status = runs.pop("1-1000-shard_map")
     ref_y = np.array(ref_y, dtype=float)
     assert ref_status[11] != 0 and sum(s != 0 for s in ref_status) == 1
