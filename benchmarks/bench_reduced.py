@@ -3,8 +3,10 @@
 Two paths to `t_delta` for `n` random initial states (`alpha0 = beta0 = kappa`, kappa
 log-uniform in [1e-4, 1e-1], D0 uniform in (-pi, pi], fixed `p` and `delta`), float64:
 
-- `solve_alignment`: event-terminated Diffrax solves (Tsit5 + PID at `rtol`, bisection on the
-  event), vmapped; trajectories solved to alignment per second.
+- `solve_alignment`: Diffrax solves that end exactly at the alignment event (Tsit5 + PID at
+  `rtol`, `ell = log tan(|D|/2)` as the independent variable, each chunk one system with
+  shared steps; and, for comparison, `shared_steps=False`: every element its own steps under
+  vmap); trajectories solved to alignment per second, for each chunk size.
 - `alignment_time_closed_form`: the jitted elliptic-integral closed form (Carlson R_F by
   duplication); event times per second.
 
@@ -45,7 +47,9 @@ def _timed(fn, repeats):
 
 def main(
     out: str = "out/bench_reduced",
-    ode_sizes: tuple[int, ...] = (1_000, 10_000, 100_000),
+    ode_sizes: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000),
+    chunk_sizes: tuple[int, ...] = (4096,),
+    independent_size: int = 100_000,
     closed_form_sizes: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000),
     p: int = 23,
     delta: float = 0.01,
@@ -60,6 +64,8 @@ def main(
 
     - `out`: output folder.
     - `ode_sizes`, `closed_form_sizes`: batch sizes for the two paths.
+    - `chunk_sizes`: `solve_alignment` chunk sizes to time at every ODE size.
+    - `independent_size`: batch size of the `shared_steps=False` comparison (0: skip).
     - `p`, `delta`: modulus and alignment tolerance; `rtol`, `atol`: solver tolerances.
     - `repeats`: timed calls of each compiled program (best kept); `seed`: sampling seed.
     """
@@ -69,6 +75,7 @@ def main(
     kappa_all = 10 ** rng.uniform(-4, -1, n_max)
     D0_all = rng.uniform(-np.pi, np.pi, n_max)
     results = {
+        "devices": [str(d) for d in jax.devices()],
         "machine": platform.machine(),
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),
@@ -82,19 +89,32 @@ def main(
         "ode": [],
         "closed_form": [],
     }
-    for n in ode_sizes:
+    runs = [(n, c, True) for n in ode_sizes for c in chunk_sizes]
+    runs += [(independent_size, c, False) for c in chunk_sizes[:1] if independent_size]
+    for n, chunk, shared in runs:
         kappa, D0 = kappa_all[:n], D0_all[:n]
         res, timing = _timed(
-            lambda kappa=kappa, D0=D0: ff.solve_alignment(
-                kappa, kappa, D0, p, delta, rtol=rtol, atol=atol
+            lambda kappa=kappa, D0=D0, chunk=chunk, shared=shared: ff.solve_alignment(
+                kappa,
+                kappa,
+                D0,
+                p,
+                delta,
+                rtol=rtol,
+                atol=atol,
+                chunk_size=chunk,
+                shared_steps=shared,
             ),
-            repeats,
+            repeats if n <= 100_000 else 1,
         )
-        exact = ff.alignment_time_exact(kappa, kappa, D0, p, delta)
-        t = np.asarray(res.t)
+        check = slice(0, min(n, 20_000))
+        exact = ff.alignment_time_exact(kappa[check], kappa[check], D0[check], p, delta)
+        t = np.asarray(res.t)[check]
         moved = exact > 0
         row = dict(
             n=n,
+            chunk_size=chunk,
+            shared_steps=shared,
             **timing,
             per_second=n / timing["run_s"],
             mean_steps=float(np.mean(res.num_steps)),
@@ -103,9 +123,10 @@ def main(
         )
         results["ode"].append(row)
         print(
-            f"ode         n={n:>8}  compile {row['compile_s']:6.2f} s  run {row['run_s']:8.4f} s"
-            f"  {row['per_second']:10.3e} /s  steps mean {row['mean_steps']:.1f} max "
-            f"{row['max_steps']}  max rel err {row['max_rel_error']:.1e}"
+            f"ode{'' if shared else ' (alone)'} n={n:>8} chunk {chunk:>7}  compile "
+            f"{row['compile_s']:6.2f} s  run {row['run_s']:8.4f} s  {row['per_second']:10.3e} /s"
+            f"  steps mean {row['mean_steps']:.1f} max {row['max_steps']}"
+            f"  max rel err {row['max_rel_error']:.1e}"
         )
     for n in closed_form_sizes:
         kappa, D0 = kappa_all[:n], D0_all[:n]
