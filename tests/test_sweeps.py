@@ -141,8 +141,9 @@ def test_order_and_batched_give_the_same_elements():
         np.testing.assert_array_equal(r["a"], a)
         np.testing.assert_array_equal(r.status, whole.status)
         np.testing.assert_array_equal(r["y"], whole["y"])
-    with pytest.raises(ValueError, match="permutation"):
-        ff.sweep(_newton_sqrt, {"a": a}, progress=False, order=np.zeros(29, int))
+    for bad in (np.zeros(29, int), np.arange(29) - 1, np.arange(28), np.arange(29.0)):
+        with pytest.raises(ValueError, match="permutation"):
+            ff.sweep(_newton_sqrt, {"a": a}, progress=False, order=bad)
 
 
 def test_batched_nonfinite_is_flagged_per_element():
