@@ -82,6 +82,7 @@ from .network import (
 from .reduced import (
     AlignmentResult as AlignmentResult,
     ReducedSolution as ReducedSolution,
+    alignment_chunk_size as alignment_chunk_size,
     alignment_time as alignment_time,
     alignment_time_closed_form as alignment_time_closed_form,
     alignment_time_exact as alignment_time_exact,
