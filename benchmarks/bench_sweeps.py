@@ -78,7 +78,7 @@ def main(
     out: str = "out/bench_sweeps",
     sizes: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000),
     ode_max_size: int = 1_000_000,
-    chunk_size: int = 4096,
+    chunk_size: int | None = None,
     p: int = 23,
     delta: float = 1e-2,
     rtol: float = 1e-6,
@@ -93,12 +93,15 @@ def main(
     **Arguments:**
 
     - `out`: output folder; `sizes`: batch sizes; `ode_max_size`: the largest ODE batch.
-    - `chunk_size`: the sweeps' chunk size; `p`, `delta`, `rtol`, `atol`: the problem.
+    - `chunk_size`: the sweeps' chunk size (default: `alignment_chunk_size()` per device);
+      `p`, `delta`, `rtol`, `atol`: the problem.
     - `repeats`: timed calls (best kept); `n_check`: states checked against scipy.
     - `n_euler`: trajectories of the reference's Euler loop (0: skip it).
     - `profile_chunks`: chunk sizes of the throughput profile at 1e5 states.
     """
     os.makedirs(out, exist_ok=True)
+    if chunk_size is None:
+        chunk_size = ff.alignment_chunk_size() * len(jax.devices())
     results = {
         "devices": [str(d) for d in jax.devices()],
         "p": p,
