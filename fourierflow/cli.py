@@ -144,8 +144,8 @@ def sweep(
         kappa_min: smallest initial magnitude.
         kappa_max: largest initial magnitude.
         method: "ode" (event-terminated Diffrax solve) or "closed_form" (elliptic integrals).
-        chunk_size: elements per vmapped chunk (bounds memory; default 4096 on CPU, 65536 on
-            GPU/TPU).
+        chunk_size: elements per chunk (bounds memory; default: the platform's, e.g. 4096 on
+            CPU and 262144 on GPU/TPU for alignment ODE sweeps).
         shard: "i/N" to run only shard i of N (multi-process / multi-host runs).
         seed: PRNG seed (every shard must use the same one).
     """

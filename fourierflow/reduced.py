@@ -21,6 +21,10 @@ Numerical choices (why the solver does not integrate `(alpha, beta, D)` directly
   alignment (`D -> 0`, `ell -> -inf`) and near the unstable point (`D -> pi`, `ell -> +inf`),
   where `D` itself loses every digit of `pi - D`. Log-magnitudes make the tolerances relative
   and keep the finite-time blow-up (`beta ~ 1/(2r (t_star - t))`) well scaled.
+- Alignment times (`solve_alignment`) use `ell` itself as the independent variable: it falls
+  strictly (`ell' = -(4b + a^2/b)`), so the solve runs from `ell0` to the event level
+  `ell_delta = -arccosh(1/delta)` with `tau` as a state, and the event is its end point: no
+  root find, and a batch, all ending at the same rescaled `u = 1`, is one ODE system.
 - The closed forms parametrise the trajectory by the turning point (`cos D = 0`, where
   `beta_t^2` is the largest root `e1` of `P`) and the "level" `m = alpha^2 beta = |I2|/|sin D|`
   (`m = |I2|` at the turning point, `|I2|/delta` at alignment, `inf` at blow-up). With
