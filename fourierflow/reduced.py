@@ -879,20 +879,35 @@ def _alignment_batch(alpha0, beta0, D0, delta, r, phase0, config):
 
 @eqx.filter_jit
 def _solve_alignment_flat(flat, r, config, chunk_size, shared_steps):
-    def batch(alpha0, beta0, D0, delta, r, *phase0):
+    solver, rtol, atol, max_steps, throw = config
+
+    def batch(throw, alpha0, beta0, D0, delta, r, *phase0):
+        config = (solver, rtol, atol, max_steps, throw)
         return _alignment_batch(alpha0, beta0, D0, delta, r, phase0, config)
+
+    def alone(*args):
+        # Each element its own step sequence: a vmap over one-element systems.
+        def one(*x):
+            return jax.tree.map(lambda o: o[0], batch(throw, *(a[None] for a in x)))
+
+        return jax.vmap(one)(*args)
+
+    def shared(*args):
+        # One system per chunk; should it fail (max_steps, say), its elements are solved
+        # again alone, so that only the elements that fail by themselves report it.
+        out = batch(False, *args)
+        failed = jnp.any(out[6] == SOLVER_FAILED)
+        return jax.lax.cond(failed, lambda: alone(*args), lambda: out)
 
     args = [*flat[:4], r, *flat[4:]]
     if not shared_steps:
-        # Each element its own step sequence: a vmap over one-element systems.
-        single = jax.vmap(lambda *x: jax.tree.map(lambda o: o[0], batch(*(a[None] for a in x))))
-        return _chunked(single, args, chunk_size)
+        return _chunked(alone, args, chunk_size)
     if chunk_size is None or args[0].shape[0] <= chunk_size:
-        return batch(*args)
+        return shared(*args)
     # Chunks of similar length in ell take similar steps: solve in order of the span (2x fewer
     # steps than random chunks on uniform D0), then put the results back in input order.
     order = jnp.argsort(_alignment_span(flat[2], flat[3], jnp))
-    out = _chunked(batch, [a[order] for a in args], chunk_size)
+    out = _chunked(shared, [a[order] for a in args], chunk_size)
     inverse = jnp.argsort(order)
     return jax.tree.map(lambda o: o[inverse], out)
 
@@ -938,8 +953,10 @@ def solve_alignment(
     - `chunk_size`: elements per solve (sequential chunks, the last padded); `None` for one;
       `"auto"`: `alignment_chunk_size()` (4096 on CPU, 262144 on accelerators).
     - `shared_steps`: `True` (default, fastest): the elements of a chunk share one step
-      sequence, so results depend on the chunk's other elements at the level of `rtol`; `False`:
-      every element steps alone (a vmap; bitwise independent of the batch, ~3x slower on CPU).
+      sequence, so results depend on the chunk's other elements at the level of `rtol` (a
+      chunk whose shared solve fails is solved again element by element, so a failure stays
+      with the elements that fail alone); `False`: every element steps alone (a vmap; bitwise
+      independent of the batch, ~5x slower on CPU).
 
     **Returns:**
 

@@ -230,6 +230,26 @@ def test_alignment_independent_steps_and_phases():
     assert np.max(np.abs(gap[moved])) < 1e-9
 
 
+def test_alignment_failure_stays_with_its_element():
+    """A chunk's shared solve that fails (here: max_steps below what one element needs) is
+    redone element by element: only that element reports SOLVER_FAILED (t = inf), the others
+    equal their solo solves; with throw=True the failure raises."""
+    rng = np.random.default_rng(0)
+    D0, kappa = rng.uniform(-2.0, 2.0, 64), 10 ** rng.uniform(-4, -1, 64)
+    D0[5] = PI - 1e-12  # the longest solve by far
+    alone = ff.solve_alignment(kappa, kappa, D0, 23, 0.01, shared_steps=False)
+    steps = np.asarray(alone.num_steps)
+    budget = int(np.sort(steps)[-2])  # enough for every element but #5
+    res = ff.solve_alignment(kappa, kappa, D0, 23, 0.01, max_steps=budget, throw=False)
+    failed = np.flatnonzero(np.asarray(res.status) != reduced.ALIGNED)
+    assert failed.tolist() == [5] and res.status[5] == reduced.SOLVER_FAILED
+    assert np.isinf(res.t[5])
+    ok = np.arange(64) != 5
+    np.testing.assert_array_equal(np.asarray(res.t)[ok], np.asarray(alone.t)[ok])
+    with pytest.raises(Exception, match="max_steps|maximum number of solver steps"):
+        ff.solve_alignment(kappa, kappa, D0, 23, 0.01, max_steps=budget)
+
+
 def test_scaling_collapse():
     """p kappa t_delta depends only on D0 and delta (SPEC 8), to 1e-7."""
     _, kappa, D0, delta = _grid()
