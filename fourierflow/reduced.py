@@ -869,7 +869,7 @@ def _alignment_batch(alpha0, beta0, D0, delta, r, phase0, config):
     y1 = sol.ys[-1]
     status = _result_status(sol.result, jnp.where(at_pi, NEVER_ALIGNS, ALIGNED))
     failed = status == SOLVER_FAILED
-    y1 = jnp.where(failed, y0, y1)
+    y1 = jnp.where(failed[None], y0, y1)
     t = jnp.where(at_pi | failed, jnp.inf, y1[2] / (r * s))
     D_end = jnp.where(skip | failed, jnp.remainder(D0, 2 * jnp.pi), _D_from_ell(ell_delta, sigma))
     out = [t, s * jnp.exp(y1[0]), s * jnp.exp(y1[1]), D_end]
