@@ -148,7 +148,7 @@ def _angles(D0, xp):
 
 def _alignment_span(D0, delta, xp):
     """`max(ell0 - ell_delta, 0)`: the length of the alignment solve in `ell = log tan(|D|/2)`
-    (0 if already aligned, inf at D0 = pi), a proxy for its cost."""
+    (0 if already aligned, inf at D0 = pi): the solve's interval and a proxy for its cost."""
     sin_D0, cos_D0, _ = _angles(D0, xp)
     safe = xp.where(sin_D0 > 0, sin_D0, 1.0)
     ell0 = xp.where(sin_D0 > 0, xp.arcsinh(-cos_D0 / safe), xp.where(cos_D0 > 0, -xp.inf, xp.inf))
@@ -844,14 +844,15 @@ def _alignment_vector_field(u, y, args):
 def _alignment_batch(alpha0, beta0, D0, delta, r, phase0, config):
     """Solve a batch (1-D arrays) to alignment as ONE system: shared steps in `u`, max norm."""
     solver, rtol, atol, max_steps, throw = config
-    s, sigma, y0 = _scaled_initial_state(alpha0, beta0, D0)  # y0: (3, m)
+    s, sigma, y0 = _scaled_initial_state(alpha0, beta0, D0)  # y0: (3, m), y0[2] = ell0
     at_pi = _is_pi(D0, jnp)
-    ell0 = jnp.where(at_pi, 0.0, y0[2])
     ell_delta = -jnp.arccosh(1 / delta)
-    already = ell0 <= ell_delta
-    skip = at_pi | already
-    # Skipped elements have L = 0: their right-hand side vanishes and they stay put.
-    L = jnp.where(skip, 0.0, ell_delta - ell0)
+    # L = ell_delta - ell0 < 0 from the span (one derivation for the solve and the chunk
+    # order); 0 (stay put: the right-hand side vanishes) when already aligned or at pi, where
+    # ell0 is infinite and ell_delta stands in for it.
+    L = jnp.where(at_pi, 0.0, -_alignment_span(D0, delta, jnp))
+    ell0 = ell_delta - L
+    skip = L == 0
     y0 = jnp.stack([y0[0], y0[1], jnp.zeros_like(ell0), *phase0])  # tau = 0 at u = 0
     sol = dfx.diffeqsolve(
         dfx.ODETerm(_alignment_vector_field),
@@ -956,7 +957,9 @@ def solve_alignment(
       sequence, so results depend on the chunk's other elements at the level of `rtol` (a
       chunk whose shared solve fails is solved again element by element, so a failure stays
       with the elements that fail alone); `False`: every element steps alone (a vmap; bitwise
-      independent of the batch, ~5x slower on CPU).
+      independent of the batch, ~5x slower on CPU). Pass batches rather than `jax.vmap`-ing
+      this function: under vmap the fallback's `lax.cond` becomes a select that runs both
+      branches.
 
     **Returns:**
 

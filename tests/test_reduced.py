@@ -358,6 +358,17 @@ def test_solve_reduced_hits_exact_event_times():
         assert abs(abs(np.sin(D[1])) - delta) < 1e-8 * delta and np.cos(D[1]) > 0
 
 
+def test_grad_finite_at_pi_and_when_aligned():
+    """The state at alignment does not move with D0 at pi (never aligns) or when already
+    aligned: exactly zero gradient there (finite, not NaN); nonzero where it must move."""
+
+    def beta_end(D0):
+        return jnp.sum(ff.solve_alignment(0.1, 0.1, D0, 23, 0.01).beta)
+
+    g = np.asarray(jax.grad(beta_end)(jnp.array([PI, 1e-4, 1.0])))
+    assert g[0] == 0 and g[1] == 0 and np.isfinite(g[2]) and g[2] != 0
+
+
 def test_grad_vmap_jit_matches_fd_of_exact():
     """jax.grad of the event time w.r.t. D0 and kappa (under vmap and jit) vs FD of exact."""
 
