@@ -233,7 +233,7 @@ def part_c(p, seed, steps, progress):
     magnitudes. For SGD the flow time is known (SPEC 3: `t = lr * steps / p^2` of the "sum"
     flow), so the reduced prediction is argmax beta_k at that time; AdamW has no such time,
     so its reduced prediction is the frequency that blows up first (the t -> t_star limit)."""
-    from fourierflow.configs import config_setup, get_config, run_config
+    from fourierflow import config_setup, get_config, run_config
 
     out = {}
     runs = (("adamw_lr5e-5", {}), ("sgd_lr0.1", {"optimizer": "sgd", "lr": 0.1}))

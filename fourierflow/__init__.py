@@ -4,15 +4,15 @@ The public API is the list of names below; see SPEC sections 1-11 and the docs.
 """
 
 from ._io import write_json as write_json
-from .activations import ACTIVATIONS as ACTIVATIONS, get_activation as get_activation
-from .configs import (
+from ._activations import ACTIVATIONS as ACTIVATIONS, get_activation as get_activation
+from ._configs import (
     CONFIGS as CONFIGS,
     TrainConfig as TrainConfig,
     config_setup as config_setup,
     get_config as get_config,
     run_config as run_config,
 )
-from .data import (
+from ._data import (
     FoldedPairs as FoldedPairs,
     Split as Split,
     all_pairs as all_pairs,
@@ -34,7 +34,7 @@ from .flows import (
     solve_exact as solve_exact,
     solve_main as solve_main,
 )
-from .fourier import (
+from ._fourier import (
     dominant_frequency as dominant_frequency,
     fourier_basis as fourier_basis,
     fourier_coefficients as fourier_coefficients,
@@ -47,33 +47,33 @@ from .fourier import (
     polar as polar,
     wrap_angle as wrap_angle,
 )
-from .init import (
+from ._init import (
     diversified as diversified,
     init_gaussian as init_gaussian,
     init_multi_frequency as init_multi_frequency,
     init_single_frequency as init_single_frequency,
 )
-from .leakage import (
+from ._leakage import (
     decoupled_loss as decoupled_loss,
     gradient_spectrum as gradient_spectrum,
     harmonic_orders as harmonic_orders,
     leakage_ratio_law as leakage_ratio_law,
     leakage_ratios as leakage_ratios,
 )
-from .margins import (
+from ._margins import (
     cross_entropy as cross_entropy,
     diversified_logits as diversified_logits,
     group_logits as group_logits,
     logit_margin as logit_margin,
 )
-from .metrics import (
+from ._metrics import (
     dominant_frequencies as dominant_frequencies,
     frequency_sparsity as frequency_sparsity,
     neuron_spectrum as neuron_spectrum,
     phase_alignment as phase_alignment,
     weight_norm as weight_norm,
 )
-from .network import (
+from ._network import (
     TwoLayerNet as TwoLayerNet,
     accuracy as accuracy,
     folded_loss as folded_loss,
@@ -112,7 +112,7 @@ from .theory import (
     magnitude_at_alignment as magnitude_at_alignment,
     solve_dominance as solve_dominance,
 )
-from .train import (
+from ._train import (
     History as History,
     TrainResult as TrainResult,
     evaluate as evaluate,

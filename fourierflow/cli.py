@@ -42,7 +42,7 @@ def demo(out: Path = Path("out/demo"), seed: int = 0) -> None:
         out: output folder.
         seed: PRNG seed.
     """
-    from .demo import run_demo
+    from ._demo import run_demo
 
     summary = run_demo(out, seed)
     print(f"demo done in {summary['wall_time_s']:.1f} s: see {out}/report.md")
@@ -77,7 +77,7 @@ def compare(
 
     from . import _io
     from .flows import compare as run_compare
-    from .init import init_multi_frequency, init_single_frequency
+    from ._init import init_multi_frequency, init_single_frequency
     from .reduced import blowup_time
 
     make = init_single_frequency if init == "single_frequency" else init_multi_frequency
@@ -238,8 +238,8 @@ def train(
     """
     from . import _io
     from ._checks import check_positive_int
-    from .configs import get_config, run_config
-    from .train import grokking_stages
+    from ._configs import get_config, run_config
+    from ._train import grokking_stages
 
     overrides = {} if steps is None else {"steps": check_positive_int(steps, "steps")}
     cfg = get_config(config, **overrides)

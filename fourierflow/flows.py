@@ -25,10 +25,10 @@ from ._checks import (
     check_reduction,
 )
 from ._types import Array, ArrayLike, Bool, Float, Int, Reduction
-from .data import FoldedPairs, Split, fold_pairs
-from .fourier import fourier_coefficients, wrap_angle
-from .metrics import neuron_spectrum
-from .network import TwoLayerNet, folded_loss
+from ._data import FoldedPairs, Split, fold_pairs
+from ._fourier import fourier_coefficients, wrap_angle
+from ._metrics import neuron_spectrum
+from ._network import TwoLayerNet, folded_loss
 
 __all__ = [
     "Comparison",

@@ -47,7 +47,7 @@ import scipy.special
 
 from ._checks import check_in_open_interval, check_modulus, check_positive, check_reduction
 from ._types import Array, ArrayLike, Float, Int, Reduction
-from .fourier import wrap_angle
+from ._fourier import wrap_angle
 
 # Status codes of `AlignmentResult.status` / `ReducedSolution.status`.
 ALIGNED = 0  # the event was reached (alignment, or a solve that ran to its last time)

@@ -773,7 +773,7 @@ def sweep_alignment(
 
 @functools.cache
 def _lottery_element(p, ts, reduction, rtol, atol, max_steps):
-    from .fourier import misalignment
+    from ._fourier import misalignment
 
     ts = jnp.asarray(ts)
 
@@ -844,7 +844,7 @@ def sweep_lottery(
     (the frequency 1..K of largest `beta` at `ts[-1]`) and `argmin_B0` (Lemma C.3's predicted
     winner). Status 101 (`magnitude_guard`) if some frequency blew up before `ts[-1]`.
     """
-    from .fourier import num_frequencies
+    from ._fourier import num_frequencies
 
     check_choice(reduction, "reduction", ("sum", "mean"))
     K = num_frequencies(p)

@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..fourier import polar
-from ..network import TwoLayerNet
+from .._fourier import polar
+from .._network import TwoLayerNet
 
 
 def plot_spectra(nets: dict[str, TwoLayerNet], *, max_neurons: int = 64, title: str | None = None):

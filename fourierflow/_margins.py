@@ -15,9 +15,9 @@ import numpy as np
 
 from ._checks import check_choice, check_modulus, check_positive, check_reduction
 from ._types import Array, ArrayLike, Float, Int, Reduction
-from .activations import get_activation
-from .fourier import num_frequencies
-from .network import TwoLayerNet
+from ._activations import get_activation
+from ._fourier import num_frequencies
+from ._network import TwoLayerNet
 
 
 def _gaps(logits, z):

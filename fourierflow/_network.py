@@ -8,8 +8,8 @@ import jax.numpy as jnp
 
 from ._checks import check_reduction
 from ._types import Array, ArrayLike, Float, Int, Reduction
-from .activations import get_activation
-from .data import FoldedPairs
+from ._activations import get_activation
+from ._data import FoldedPairs
 
 
 class TwoLayerNet(eqx.Module):

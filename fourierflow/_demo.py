@@ -13,9 +13,9 @@ import jax.random as jr
 from tqdm.auto import tqdm
 
 from . import _io
-from .fourier import polar
-from .init import init_gaussian, init_multi_frequency, init_single_frequency
-from .metrics import frequency_sparsity, phase_alignment, weight_norm
+from ._fourier import polar
+from ._init import init_gaussian, init_multi_frequency, init_single_frequency
+from ._metrics import frequency_sparsity, phase_alignment, weight_norm
 
 
 def _save(fig, path: Path) -> str:

@@ -8,8 +8,8 @@ import jax.random as jr
 import numpy as np
 
 from ._checks import check_choice, check_modulus, check_positive, check_positive_int
-from .fourier import num_frequencies
-from .network import TwoLayerNet
+from ._fourier import num_frequencies
+from ._network import TwoLayerNet
 
 
 def init_gaussian(

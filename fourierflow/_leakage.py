@@ -25,10 +25,10 @@ import numpy as np
 
 from ._checks import check_choice, check_modulus, check_positive_int, check_reduction
 from ._types import Array, ArrayLike, Float, Int, Reduction
-from .activations import get_activation
-from .data import all_pairs
-from .fourier import num_frequencies, polar
-from .network import TwoLayerNet, loss
+from ._activations import get_activation
+from ._data import all_pairs
+from ._fourier import num_frequencies, polar
+from ._network import TwoLayerNet, loss
 
 
 def _check_net(net: TwoLayerNet) -> None:

@@ -3,8 +3,8 @@
 import jax.numpy as jnp
 
 from ._types import Array, Float, Int
-from .fourier import dominant_frequency, ipr, phase_difference, polar
-from .network import TwoLayerNet
+from ._fourier import dominant_frequency, ipr, phase_difference, polar
+from ._network import TwoLayerNet
 
 
 def neuron_spectrum(net: TwoLayerNet) -> dict[str, Float[Array, "*batch M K"]]:

@@ -29,9 +29,9 @@ from tqdm.auto import tqdm
 from ._checks import check_positive_int, check_reduction
 from ._io import write_atomic
 from ._types import Array, Bool, Float, Int, Reduction
-from .data import Split, all_pairs, fold_pairs, full_split
-from .metrics import frequency_sparsity, phase_alignment, weight_norm
-from .network import TwoLayerNet, folded_loss
+from ._data import Split, all_pairs, fold_pairs, full_split
+from ._metrics import frequency_sparsity, phase_alignment, weight_norm
+from ._network import TwoLayerNet, folded_loss
 
 METRICS = (
     "train_loss",

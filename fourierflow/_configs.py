@@ -22,10 +22,10 @@ import optax
 
 from ._checks import check_choice, check_modulus, check_positive, check_positive_int
 from ._types import Reduction
-from .data import Split, full_split, random_split
-from .init import init_gaussian, init_single_frequency
-from .network import TwoLayerNet
-from .train import TrainResult, train
+from ._data import Split, full_split, random_split
+from ._init import init_gaussian, init_single_frequency
+from ._network import TwoLayerNet
+from ._train import TrainResult, train
 
 
 @dataclasses.dataclass(frozen=True)
