@@ -1,10 +1,30 @@
 """fourierflow: training dynamics of two-layer networks learning modular addition.
 
-The public API is the list of names below; see SPEC sections 1-11 and the docs.
+The public API is the list of names below (`__all__`); the implementation lives in private
+modules, one concept each. The mathematics is on the docs' theory page.
 """
 
-from ._io import write_json as write_json
 from ._activations import ACTIVATIONS as ACTIVATIONS, get_activation as get_activation
+from ._alignment import alignment_time as alignment_time, solve_alignment as solve_alignment
+from ._bounds import (
+    alignment_time_bound as alignment_time_bound,
+    dominance_time_bound as dominance_time_bound,
+    magnitude_at_alignment as magnitude_at_alignment,
+)
+from ._chunking import (
+    alignment_chunk_size as alignment_chunk_size,
+    default_chunk_size as default_chunk_size,
+)
+from ._closed_form import (
+    alignment_time_closed_form as alignment_time_closed_form,
+    alignment_time_exact as alignment_time_exact,
+    blowup_time as blowup_time,
+    blowup_time_closed_form as blowup_time_closed_form,
+    carlson_rf as carlson_rf,
+    turning_time as turning_time,
+    turning_time_closed_form as turning_time_closed_form,
+)
+from ._compare import Comparison as Comparison, NeuronTrack as NeuronTrack, compare as compare
 from ._configs import (
     CONFIGS as CONFIGS,
     TrainConfig as TrainConfig,
@@ -21,18 +41,24 @@ from ._data import (
     random_split as random_split,
     symmetric_pairs as symmetric_pairs,
 )
-from .flows import (
-    Comparison as Comparison,
-    FlowArgs as FlowArgs,
-    FlowSolution as FlowSolution,
-    NeuronTrack as NeuronTrack,
+from ._dominance import dominance_time as dominance_time, solve_dominance as solve_dominance
+from ._events import (
+    AbstractEvent as AbstractEvent,
+    Aligned as Aligned,
+    BlowUp as BlowUp,
+    MagnitudeAbove as MagnitudeAbove,
+)
+from ._flow_solve import (
     Spectrum as Spectrum,
-    compare as compare,
+    flow_spectrum as flow_spectrum,
+    solve_exact as solve_exact,
+    solve_main as solve_main,
+)
+from ._flows import (
+    FlowArgs as FlowArgs,
     exact_vector_field as exact_vector_field,
     flow_args as flow_args,
     main_flow_vector_field as main_flow_vector_field,
-    solve_exact as solve_exact,
-    solve_main as solve_main,
 )
 from ._fourier import (
     dominant_frequency as dominant_frequency,
@@ -53,6 +79,7 @@ from ._init import (
     init_multi_frequency as init_multi_frequency,
     init_single_frequency as init_single_frequency,
 )
+from ._io import write_json as write_json
 from ._leakage import (
     decoupled_loss as decoupled_loss,
     gradient_spectrum as gradient_spectrum,
@@ -79,39 +106,28 @@ from ._network import (
     folded_loss as folded_loss,
     loss as loss,
 )
-from .reduced import (
-    AlignmentResult as AlignmentResult,
-    ReducedSolution as ReducedSolution,
-    alignment_chunk_size as alignment_chunk_size,
-    alignment_time as alignment_time,
-    alignment_time_closed_form as alignment_time_closed_form,
-    alignment_time_exact as alignment_time_exact,
-    blowup_time as blowup_time,
-    blowup_time_closed_form as blowup_time_closed_form,
+from ._outcome import Outcome as Outcome
+from ._reduced_ode import (
     invariants as invariants,
-    reduced_rate as reduced_rate,
     reduced_vector_field as reduced_vector_field,
-    solve_alignment as solve_alignment,
     solve_reduced as solve_reduced,
-    turning_time as turning_time,
-    turning_time_closed_form as turning_time_closed_form,
 )
-from .sweeps import (
+from ._reduced_sweeps import sweep_alignment as sweep_alignment, sweep_lottery as sweep_lottery
+from ._solution import (
+    AbstractSolution as AbstractSolution,
+    AlignmentSolution as AlignmentSolution,
+    DominanceSolution as DominanceSolution,
+    FlowSolution as FlowSolution,
+    ReducedSolution as ReducedSolution,
+    ReducedState as ReducedState,
+)
+from ._sweep import parse_shard as parse_shard, shard_bounds as shard_bounds, sweep as sweep
+from ._sweep_result import (
     SweepResult as SweepResult,
     load_sweep as load_sweep,
     merge_sweeps as merge_sweeps,
-    sweep as sweep,
-    sweep_alignment as sweep_alignment,
-    sweep_lottery as sweep_lottery,
 )
-from .theory import (
-    DominanceResult as DominanceResult,
-    alignment_time_bound as alignment_time_bound,
-    dominance_time as dominance_time,
-    dominance_time_bound as dominance_time_bound,
-    magnitude_at_alignment as magnitude_at_alignment,
-    solve_dominance as solve_dominance,
-)
+from ._timescale import reduced_rate as reduced_rate
 from ._train import (
     History as History,
     TrainResult as TrainResult,
@@ -121,3 +137,5 @@ from ._train import (
 )
 
 __version__ = "0.1.0"
+
+__all__ = sorted(name for name in dir() if not name.startswith("_")) + ["__version__"]

@@ -1,8 +1,10 @@
 """Trace-time argument checks: a clear ValueError naming the argument, before compilation."""
 
 import math
+import warnings
 from collections.abc import Sequence
 
+import equinox as eqx
 import numpy as np
 
 REDUCTIONS = ("sum", "mean")
@@ -78,3 +80,159 @@ def check_choice(value, name: str, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise ValueError(f"`{name}` must be one of {tuple(allowed)}; got {name}={value!r}.")
     return value
+
+
+def check_tolerance(value, name: str) -> float:
+    """A relative tolerance: a real number in (0, 1), and above the resolution of JAX's
+    default float (float32 when x64 is off)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a float in (0, 1); got {value!r}.") from None
+    if not 0 < v < 1:
+        raise ValueError(f"`{name}` must lie in (0, 1); got {name}={value!r}.")
+    eps = float(np.finfo(default_float()).eps)
+    if v < eps:
+        raise ValueError(
+            f"`{name}`={v:g} is below the resolution of {np.dtype(default_float()).name} "
+            f"({eps:.2g}): enable float64 with jax.config.update('jax_enable_x64', True), "
+            f"or ask for {name} >= {eps:.2g}."
+        )
+    return v
+
+
+def check_absolute_tolerance(value, name: str) -> float:
+    """An absolute tolerance: a finite real number >= 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a float >= 0; got {value!r}.") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"`{name}` must be finite and >= 0; got {name}={value!r}.")
+    return v
+
+
+def default_float():
+    """JAX's default floating dtype: float64 with x64 enabled, else float32."""
+    import jax
+
+    return np.float64 if jax.config.jax_enable_x64 else np.float32
+
+
+_warned_float32 = False
+
+
+def warn_if_float32(what: str) -> None:
+    """Warn, once per process, that `what` runs in float32 because x64 is off."""
+    global _warned_float32
+    import jax
+
+    if jax.config.jax_enable_x64 or _warned_float32:
+        return
+    _warned_float32 = True
+    warnings.warn(
+        f"fourierflow: {what} runs in float32 because JAX's x64 mode is off; the theory is "
+        "checked in float64. Call jax.config.update('jax_enable_x64', True) at the start of "
+        "the program (or set JAX_ENABLE_X64=1).",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def check_instance(value, name: str, kind, description: str, *, optional: bool = True):
+    """`value` must be an instance of `kind` (or `None` when `optional`)."""
+    if value is None and optional:
+        return value
+    if not isinstance(value, kind):
+        raise TypeError(f"`{name}` must be {description}; got {type(value).__name__}.")
+    return value
+
+
+def check_diffrax_options(
+    *, solver, stepsize_controller, dt0, max_steps, adjoint, progress_meter, saveat, throw
+) -> None:
+    """The Diffrax arguments of a solve: their types, and `dt0` where a constant step needs
+    it. Tolerances are checked with the step-size controller (`check_controller`)."""
+    import diffrax as dfx
+
+    check_instance(solver, "solver", dfx.AbstractSolver, "a diffrax solver (e.g. Tsit5())")
+    check_instance(
+        stepsize_controller,
+        "stepsize_controller",
+        dfx.AbstractStepSizeController,
+        "a diffrax step-size controller (e.g. PIDController(rtol=1e-8, atol=1e-12))",
+    )
+    check_instance(adjoint, "adjoint", dfx.AbstractAdjoint, "a diffrax adjoint")
+    check_instance(
+        progress_meter, "progress_meter", dfx.AbstractProgressMeter, "a diffrax progress meter"
+    )
+    check_instance(saveat, "saveat", dfx.SaveAt, "a diffrax.SaveAt")
+    check_positive_int(max_steps, "max_steps")
+    if not isinstance(throw, bool):
+        raise TypeError(f"`throw` must be a bool; got {type(throw).__name__} {throw!r}.")
+    if dt0 is not None:
+        check_positive(dt0, "dt0")
+    elif isinstance(stepsize_controller, dfx.ConstantStepSize):
+        raise ValueError("`dt0` must be given with a constant step (diffrax.ConstantStepSize).")
+
+
+def check_controller(controller):
+    """Check a step-size controller's tolerances (a PIDController's `rtol` in (0, 1) above
+    the float resolution, `atol >= 0`) and return it with them as arrays, so that a new
+    tolerance does not recompile the solve."""
+    import diffrax as dfx
+    import jax.numpy as jnp
+
+    if not isinstance(controller, dfx.PIDController):
+        return controller
+    rtol = check_tolerance(controller.rtol, "stepsize_controller.rtol")
+    atol = check_absolute_tolerance(controller.atol, "stepsize_controller.atol")
+    dtype = default_float()
+    return eqx.tree_at(
+        lambda c: (c.rtol, c.atol),
+        controller,
+        (jnp.asarray(rtol, dtype), jnp.asarray(atol, dtype)),
+    )
+
+
+def check_finite(value, name: str, what: str = "any real") -> None:
+    """Every entry of a concrete `value` must be finite (a tracer passes unchecked)."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except TypeError:  # a tracer
+        return
+    except ValueError:
+        raise TypeError(f"`{name}` must be an array of floats; got {value!r}.") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite ({what}); got {name}={value!r}.")
+
+
+def check_reduced_state(alpha0, beta0, D0, p, reduction) -> int:
+    """An initial state of the per-frequency ODE: magnitudes > 0, `D0` finite, odd `p >= 3`,
+    a known reduction. Returns `p` as an int."""
+    p = check_modulus(p)
+    check_reduction(reduction)
+    check_positive(alpha0, "alpha0")
+    check_positive(beta0, "beta0")
+    check_finite(D0, "D0", "any real, taken mod 2pi")
+    return p
+
+
+def check_times(ts, name: str = "ts", *, start: float | None = None):
+    """Save times: a 1-D, non-empty, finite, non-decreasing array, `>= start` when given.
+    Returns them as a float array (a traced `ts` passes unchecked)."""
+    import jax.numpy as jnp
+
+    try:
+        arr = np.asarray(ts, dtype=float)
+    except TypeError:  # traced
+        return jnp.asarray(ts, dtype=float)
+    except ValueError:
+        raise TypeError(f"`{name}` must be an array of times; got {ts!r}.") from None
+    if arr.ndim != 1 or arr.size < 1:
+        raise ValueError(f"`{name}` must be a 1-D array of save times; got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)) or np.any(np.diff(arr) < 0):
+        raise ValueError(f"`{name}` must be finite and non-decreasing; got {name}={arr!r}.")
+    if start is not None and arr[0] < start:
+        raise ValueError(f"`{name}` must start at or after {start}; got {name}[0]={arr[0]}.")
+    return jnp.asarray(arr, dtype=float)

@@ -18,14 +18,15 @@ import dataclasses
 from typing import Literal
 
 import jax.random as jr
+import numpy as np
 import optax
 
 from ._checks import check_choice, check_modulus, check_positive, check_positive_int
-from ._types import Reduction
 from ._data import Split, full_split, random_split
 from ._init import init_gaussian, init_single_frequency
 from ._network import TwoLayerNet
 from ._train import TrainResult, train
+from ._types import Reduction
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,16 +172,31 @@ def run_config(name: str | TrainConfig, seed: int = 0, **kwargs) -> TrainResult:
     - `name`: a name of `CONFIGS` or a `TrainConfig`.
     - `seed`: an int.
     - `kwargs`: `TrainConfig` fields to override; the keywords of `train` (`checkpoint_dir`,
-      `checkpoint_every`, `resume`, `snapshot_every`, `progress`) pass through.
+      `checkpoint_every`, `resume`, `snapshot_every`, `progress`, `throw`) pass through.
+
+    Checkpoints record the configuration (all fields but `steps`, so a finished run can be
+    resumed to a longer one) and `seed` as their fingerprint: resuming with another
+    configuration or seed is refused.
 
     **Returns:**
 
     The `TrainResult`; its split is `config.make_split(jr.fold_in(jr.key(seed), 1))`.
     """
-    train_keys = {"checkpoint_dir", "checkpoint_every", "resume", "snapshot_every", "progress"}
+    train_keys = {
+        "checkpoint_dir",
+        "checkpoint_every",
+        "resume",
+        "snapshot_every",
+        "progress",
+        "throw",
+    }
     train_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in train_keys}
     config = get_config(name, **kwargs) if isinstance(name, str) else name.replace(**kwargs)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"`seed` must be an int; got {type(seed).__name__} {seed!r}.")
     net0, split = config_setup(config, seed)
+    facts = dataclasses.asdict(config)
+    del facts["steps"]  # a longer run continues a shorter one's checkpoints
     return train(
         net0,
         config.make_optimizer(),
@@ -188,6 +204,7 @@ def run_config(name: str | TrainConfig, seed: int = 0, **kwargs) -> TrainResult:
         split=split,
         reduction=config.reduction,
         log_every=config.log_every,
+        fingerprint=dict(config=facts, seed=int(seed)),
         **train_kwargs,
     )
 

@@ -1,20 +1,36 @@
-"""Run outputs: atomic JSON writes and the metadata every run records."""
+"""Run outputs: atomic writes, JSON, the lock of an output folder and the metadata of a run.
 
+`write_atomic` writes a temporary file next to the target, flushes it to disk and renames it
+over the target, so a reader (or a run resumed after a crash) sees the old file or the new
+one, never half of one. The temporary file is created by `os.open(..., 0o666)`, so it gets
+the permissions that a plain `open(path, "w")` would give (the process umask applies at that
+moment; an existing target keeps its mode), not the 0600 of `tempfile.mkstemp`.
+"""
+
+import contextlib
 import datetime
+import fcntl
 import json
 import os
 import platform
+import secrets
+import stat
 import subprocess
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+LOCK_NAME = ".fourierflow.lock"
+
 
 def to_jsonable(obj: Any) -> Any:
-    """Plain JSON values from nested dicts/lists of arrays, numpy scalars and paths."""
+    """Plain JSON values from nested dicts/lists of arrays, numpy scalars and paths.
+
+    Non-finite floats (NaN, +-inf) become `None` (JSON `null`): JSON has no inf/nan, and a
+    string there would turn a numeric column into text for the reader (pandas, jq).
+    """
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -26,20 +42,46 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return to_jsonable(obj.item())
     if isinstance(obj, float) and not np.isfinite(obj):
-        return str(obj)  # JSON has no inf/nan
+        return None
     if obj is None or isinstance(obj, bool | int | float | str):
         return obj
     return repr(obj)
 
 
+def _create_temporary(path: Path) -> Path:
+    # `mkstemp` would make the file 0600; `os.open` with 0o666 lets the kernel apply the
+    # umask (or a default ACL) exactly as for a plain `open`, with no read of the umask.
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"could not create a temporary file next to {path}.")
+
+
+def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: str | os.PathLike, data: bytes | Callable[[Path], None]) -> Path:
     """Write `path` through a temporary file in its folder and `os.replace` (never half-written).
+
+    The temporary file `.NAME.XXXXXXXX.tmp` is flushed to disk before the rename; the new
+    file has the mode of a plain `open(path, "w")`: `0o666` less the umask for a new file,
+    the old mode when `path` exists.
 
     **Arguments:**
 
     - `path`: the file to write (folders are created).
     - `data`: the bytes, or a function `write(tmp_path)` that writes the file itself (e.g.
-      `eqx.tree_serialise_leaves`, `np.savez`).
+      `eqx.tree_serialise_leaves`, `np.savez` on an open file).
 
     **Returns:**
 
@@ -47,17 +89,21 @@ def write_atomic(path: str | os.PathLike, data: bytes | Callable[[Path], None]) 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = _create_temporary(path)
     try:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
         if callable(data):
-            data(Path(tmp))
+            data(tmp)
         else:
-            Path(tmp).write_bytes(data)
+            tmp.write_bytes(data)
+        _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    with contextlib.suppress(OSError):  # not every file system can sync a directory
+        _fsync(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     return path
 
 
@@ -68,7 +114,8 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
 
     - `path`: the file to write (folders are created).
     - `obj`: nested dicts/lists of numbers, strings, arrays and NumPy scalars; non-finite
-      floats are written as the strings `"inf"`, `"nan"` (JSON has no inf/nan).
+      floats (NaN, +-inf) are written as `null` (JSON has no inf/nan; pandas reads `null` in
+      a numeric column as NaN), so read them back as NaN.
 
     **Returns:**
 
@@ -76,6 +123,62 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     """
     text = json.dumps(to_jsonable(obj), indent=2, allow_nan=False)
     return write_atomic(path, (text + "\n").encode())
+
+
+@contextlib.contextmanager
+def lock_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Hold the folder `path` for one run: a second holder gets a `RuntimeError` at once.
+
+    The lock is `fcntl.flock` on `path/.fourierflow.lock` (created if needed, never deleted),
+    which also records the holder's pid, host and start time for the message. The kernel
+    releases it when the holder exits, however it exits, so the file of a dead run does not
+    block. Two holders in one process also exclude each other.
+
+    **Arguments:**
+
+    - `path`: the folder (created if needed).
+
+    **Returns:**
+
+    A context manager that yields `path` as a `Path`.
+
+    **Raises:**
+
+    `RuntimeError` naming the folder and the holder when another run holds it.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            raise RuntimeError(
+                f"{path} is in use by another fourierflow run (pid {holder.get('pid', '?')} on "
+                f"{holder.get('host', '?')} since {holder.get('since', '?')}); wait for it or "
+                "choose another folder."
+            ) from None
+        since = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+        info = json.dumps(dict(pid=os.getpid(), host=platform.node(), since=since))
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (info + "\n").encode(), 0)
+        try:
+            yield path
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read_holder(fd: int) -> dict:
+    # The holder may not have written its line yet (it writes just after locking).
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0).decode())
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
 
 
 def git_revision() -> str | None:

@@ -149,3 +149,22 @@ def message(name: str) -> str:
     """The message of the outcome called `name`."""
     return Outcome[getattr(Outcome, name)]
 
+
+
+def worst(outcome: Outcome, axis: int = -1) -> Outcome:
+    """The worst outcome along `axis`, in the declaration order of `Outcome` (`successful`
+    best, then `event`, then the reasons for an infinite time, then the failures)."""
+    return _item(jnp.max(_codes(outcome), axis=axis).astype(jnp.int32))
+
+
+def to_codes(outcome: Outcome, names_in_file: Sequence[str]) -> np.ndarray:
+    """Codes of `outcome` as indices into `names_in_file` (a categorical encoding for files:
+    the names are stored with the codes, so a file never depends on this version's codes)."""
+    position = {name: i for i, name in enumerate(names_in_file)}
+    table = np.asarray([position.get(name, -1) for name in names()], dtype=np.int16)
+    return table[np.asarray(_codes(outcome))].astype(np.uint8)
+
+
+def from_codes(codes: ArrayLike, names_in_file: Sequence[str]) -> Outcome:
+    """The inverse of `to_codes`: outcomes from a file's codes and its names."""
+    return from_names(np.asarray(list(names_in_file), dtype=str)[np.asarray(codes)])

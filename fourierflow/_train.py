@@ -1,7 +1,9 @@
-"""Full-batch Optax training with progress measures and atomic checkpoints (issue 5).
+"""Full-batch Optax training with progress measures and verified checkpoints (issue 5).
 
 The loop is `jax.lax.scan` over `log_every` optimizer steps inside one jitted chunk, so a whole
-run compiles once; after every chunk the metrics of SPEC sections 1-4 are recorded.
+run compiles once; after every chunk the metrics of SPEC sections 1-4 are recorded and the
+finiteness of the weights is read on the host (a diverged run stops there, with its last
+finite state, instead of failing inside jit).
 
 The training loss exploits the exchange symmetry of the architecture: `u_m(x, y) = u_m(y, x)`
 (SPEC section 2), so `(x, y)` and `(y, x)` have the same logits and the same label. The loss
@@ -9,12 +11,30 @@ over the train set is therefore computed on the pairs `x <= y` only, each weight
 of `(x, y), (y, x)` are in train. This is the same function (and gradient) as
 `fourierflow.loss` on the train pairs, up to floating-point rounding, at about half the cost
 (the paper's Table 1 / grokking runs do not depend on it: it changes only rounding).
+
+Every optimizer update receives `value` (the loss), `grad` and `value_fn` as extra keyword
+arguments (`optax.GradientTransformationExtraArgs`), so line searches (`optax.lbfgs`) and
+`optax.contrib.reduce_on_plateau` work. A schedule-free optimizer's iterate is not the point
+to evaluate: metrics, snapshots and `TrainResult.net` use
+`optax.contrib.schedule_free_eval_params`, while the iterate itself is what the optimizer
+state continues from (`TrainResult.iterate`, and the checkpoints).
+
+A checkpoint `step_N` is three files: `.eqx` (the iterate and the optimizer state), `.npz`
+(history and snapshots) and, written last, `.json` with the SHA-256 of the other two and the
+run's fingerprint (the network's shape, the split, the caller's `fingerprint`, and hashes of
+`net0` and of the optimizer state's structure and initial values). Resuming refuses another
+run's checkpoint and skips, with a warning, one whose files are missing or damaged; the two
+newest complete checkpoints are kept, so a crash while writing one leaves the previous.
 """
 
+import contextlib
 import hashlib
+import io
 import json
 import os
+import re
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,16 +42,19 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import jax.random as jr
+import jax.tree_util as jtu
 import numpy as np
 import optax
 from tqdm.auto import tqdm
 
 from ._checks import check_positive_int, check_reduction
-from ._io import write_atomic
-from ._types import Array, Bool, Float, Int, Reduction
 from ._data import Split, all_pairs, fold_pairs, full_split
+from ._io import lock_folder, to_jsonable, write_atomic
 from ._metrics import frequency_sparsity, phase_alignment, weight_norm
 from ._network import TwoLayerNet, folded_loss
+from ._outcome import Outcome
+from ._types import Array, Bool, Float, Int, Reduction
 
 METRICS = (
     "train_loss",
@@ -46,6 +69,9 @@ METRICS = (
     "phase_alignment",
     "weight_norm",
 )
+# Checkpoint files are `step_{step:09d}.{eqx,npz,json}` (the JSON, written last, completes it).
+_CHECKPOINT = re.compile(r"^step_(\d{9,})\.(eqx|npz|json)$")
+_KEEP = 2  # complete checkpoints kept: a crash while writing one leaves the one before
 
 
 class History(eqx.Module):
@@ -90,10 +116,16 @@ class TrainResult(eqx.Module):
 
     **Fields:**
 
-    - `net`: the network after the last step.
+    - `net`: the network after the last step (for a schedule-free optimizer, its evaluation
+      point `optax.contrib.schedule_free_eval_params(opt_state, iterate)`).
     - `opt_state`: the Optax state after the last step.
-    - `step`: the number of optimizer steps taken since `net0`.
-    - `history`: a `History` of the metrics.
+    - `step`: the number of optimizer steps taken since `net0` (with `result ==
+      Outcome.nonfinite`, the last step whose weights were finite).
+    - `history`: a `History` of the metrics (up to `step`).
+    - `result`: `fourierflow.Outcome.successful`, or `Outcome.nonfinite` when the weights
+      became NaN or infinite (only with `throw=False`).
+    - `iterate`: `None`, or for a schedule-free optimizer the raw iterate that `opt_state`
+      continues from (what a checkpoint stores; `net` is computed from it).
     - `snapshots`: `None`, or the networks at `snapshot_steps` (a `TwoLayerNet` whose `theta`
       and `xi` carry a leading time axis).
     - `snapshot_steps`: `None`, or the steps of the snapshots.
@@ -107,6 +139,8 @@ class TrainResult(eqx.Module):
     opt_state: Any
     step: int = eqx.field(static=True)
     history: History
+    result: Outcome
+    iterate: TwoLayerNet | None = None
     snapshots: TwoLayerNet | None = None
     snapshot_steps: Int[Array, " snaps"] | None = None
     compile_time: float = eqx.field(static=True, default=0.0)
@@ -180,30 +214,42 @@ def train(
     resume: bool = False,
     snapshot_every: int | None = None,
     progress: bool = True,
+    throw: bool = True,
+    fingerprint: dict | None = None,
 ) -> TrainResult:
     """Full-batch training of `net0` by an Optax optimizer on the cross-entropy (SPEC 3).
 
     Every step is one `optimizer.update` on the gradient of the loss over all train pairs
-    (`fourierflow.loss` with `reduction`). The steps run as `jax.lax.scan` chunks of
-    `log_every` steps inside one jitted function (one compilation per run); the metrics of
-    `History` are recorded at step 0 and after every chunk.
+    (`fourierflow.loss` with `reduction`), called with the extra keyword arguments `value`
+    (the loss), `grad` and `value_fn` (the loss as a function of the network). The steps run
+    as `jax.lax.scan` chunks of `log_every` steps inside one jitted function (one compilation
+    per run); the metrics of `History` are recorded at step 0 and after every chunk.
 
     **Arguments:**
 
     - `net0`: the initial network.
-    - `optimizer`: an `optax.GradientTransformation` (e.g. `optax.adamw`, `optax.sgd`).
+    - `optimizer`: an `optax.GradientTransformation` (e.g. `optax.adamw`, `optax.sgd`,
+      `optax.lbfgs()`, `optax.chain(optax.adam(lr), optax.contrib.reduce_on_plateau())`,
+      `optax.contrib.schedule_free_adamw(lr)`).
     - `steps`: the total number of optimizer steps, a positive multiple of `log_every`.
     - `split`: a `fourierflow.Split` with the same `p` (default: full data).
     - `reduction`: `"mean"` (the experiments' convention) or `"sum"`.
     - `log_every`: steps per chunk and between records (>= 1).
-    - `checkpoint_dir`: a directory for checkpoints, or `None` for none.
+    - `checkpoint_dir`: a directory for checkpoints, or `None` for none. The run holds it
+      (`lock_folder`) from start to end: a second run into it fails at once.
     - `checkpoint_every`: write a checkpoint every this many steps (a multiple of
       `log_every`); with `checkpoint_dir` and `None`, only at the end.
-    - `resume`: continue from the latest checkpoint in `checkpoint_dir` when there is one
-      (bit-identical to an uninterrupted run with the same arguments); start from `net0`
-      otherwise.
+    - `resume`: continue from the newest intact checkpoint in `checkpoint_dir` when there is
+      one (bit-identical to an uninterrupted run with the same arguments); start from `net0`
+      otherwise. A checkpoint with missing, truncated or altered files is skipped with a
+      warning; one of another run (another fingerprint) is refused.
     - `snapshot_every`: keep the network every this many steps (a multiple of `log_every`).
     - `progress`: show a tqdm progress bar.
+    - `throw`: raise when the weights become non-finite; with `False`, stop there and return
+      the last finite state with `result = Outcome.nonfinite`.
+    - `fingerprint`: `None`, or a dict of JSON-able facts about the run that `train` cannot
+      see (e.g. the configuration and seed, as `run_config` passes them). A checkpoint records
+      it, with hashes of `net0` and of the optimizer's initial state; resuming compares them.
 
     **Returns:**
 
@@ -211,8 +257,9 @@ def train(
 
     **Raises:**
 
-    `ValueError`/`TypeError` on bad arguments (before anything compiles);
-    `equinox.EquinoxRuntimeError` if the weights become non-finite.
+    `ValueError`/`TypeError` on bad arguments (before anything compiles) and on a
+    checkpoint of another run; `RuntimeError` if another run holds `checkpoint_dir`;
+    `FloatingPointError` if the weights become non-finite and `throw=True`.
     """
     if not isinstance(net0, TwoLayerNet):
         raise TypeError(f"`net0` must be a fourierflow.TwoLayerNet; got {type(net0).__name__}.")
@@ -240,69 +287,135 @@ def train(
             )
     if checkpoint_dir is None and (checkpoint_every is not None or resume):
         raise ValueError("`checkpoint_every` and `resume=True` need a `checkpoint_dir`.")
+    for name, value in (("throw", throw), ("resume", resume), ("progress", progress)):
+        if not isinstance(value, bool):
+            raise TypeError(f"`{name}` must be a bool; got {type(value).__name__} {value!r}.")
+    if fingerprint is not None and not isinstance(fingerprint, dict):
+        raise TypeError(
+            f"`fingerprint` must be a dict of JSON-able facts or None; got "
+            f"{type(fingerprint).__name__}."
+        )
     split = full_split(net0.p) if split is None else split
     _check_split(split, net0.p)
 
+    lock = contextlib.nullcontext() if checkpoint_dir is None else lock_folder(checkpoint_dir)
+    with lock:
+        return _train(
+            net0,
+            optax.with_extra_args_support(optimizer),
+            steps=steps,
+            split=split,
+            reduction=reduction,
+            log_every=log_every,
+            checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            snapshot_every=snapshot_every,
+            progress=progress,
+            throw=throw,
+            fingerprint=fingerprint,
+        )
+
+
+def _train(
+    net0,
+    optimizer,
+    *,
+    steps,
+    split,
+    reduction,
+    log_every,
+    checkpoint_dir,
+    checkpoint_every,
+    resume,
+    snapshot_every,
+    progress,
+    throw,
+    fingerprint,
+) -> TrainResult:
     dtype = net0.xi.dtype
     pairs = fold_pairs(split, dtype)
     train_mask = split.train
+    opt_state0 = optimizer.init(net0)
+    evaluation_net = _evaluation_point(opt_state0)
+
+    def loss_fn(net):
+        return folded_loss(net, pairs, reduction)
 
     def step_fn(carry, _):
-        net, opt_state = carry
-        grads = jax.grad(folded_loss)(net, pairs, reduction)
-        updates, opt_state = optimizer.update(grads, opt_state, net)
-        return (eqx.apply_updates(net, updates), opt_state), None
+        params, opt_state = carry
+        value, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = optimizer.update(
+            grads, opt_state, params, value=value, grad=grads, value_fn=loss_fn
+        )
+        return (eqx.apply_updates(params, updates), opt_state), None
 
     @jax.jit
-    def chunk(net, opt_state):
-        (net, opt_state), _ = jax.lax.scan(step_fn, (net, opt_state), None, length=log_every)
-        finite = jnp.all(jnp.isfinite(net.theta)) & jnp.all(jnp.isfinite(net.xi))
-        net = eqx.error_if(
-            net, ~finite, "training diverged: non-finite weights (lower the learning rate)"
-        )
-        return net, opt_state, _evaluate(net, train_mask, reduction)
+    def chunk(params, opt_state):
+        (params, opt_state), _ = jax.lax.scan(step_fn, (params, opt_state), None, length=log_every)
+        net = evaluation_net(params, opt_state)
+        finite = _all_finite(params) & _all_finite(net)
+        return params, opt_state, net, _evaluate(net, train_mask, reduction), finite
 
     metrics_fn = jax.jit(lambda net: _evaluate(net, train_mask, reduction))
 
-    net, opt_state = net0, optimizer.init(net0)
-    meta = _metadata(net0, steps, log_every, reduction, split)
-    loaded = _load_latest(checkpoint_dir, net, opt_state, meta) if resume else None
+    params, opt_state = net0, opt_state0
+    facts = _fingerprint(net0, opt_state0, log_every, reduction, split, fingerprint)
+    loaded = _load_latest(checkpoint_dir, (net0, opt_state0), facts) if resume else None
     if loaded is None:
-        start, records = 0, [dict(step=0, **metrics_fn(net0))]
+        net, start, previous = net0, 0, None
+        records = [dict(step=0, **metrics_fn(net0))]
         snaps, snap_steps = ([net0], [0]) if snapshot_every is not None else ([], [])
     else:
-        net, opt_state, start, records, snaps, snap_steps = loaded
+        (params, opt_state), start, records, snaps, snap_steps, previous = loaded
         if start > steps:
             raise ValueError(
-                f"the checkpoint in {checkpoint_dir} is at step {start} > steps={steps}."
+                f"the checkpoint {previous}.json in {checkpoint_dir} is at step {start} > "
+                f"steps={steps}."
             )
+        net = evaluation_net(params, opt_state)
 
+    result, step = Outcome.successful, start
     bar = tqdm(total=steps, initial=start, disable=not progress, unit="step", leave=False)
     compile_time, compile_cpu = 0.0, 0.0
     t0, c0 = time.perf_counter(), time.process_time()
     for s in range(start, steps, log_every):
         if s == start:
             tc, cc = time.perf_counter(), time.process_time()
-            compiled = chunk.lower(net, opt_state).compile()
+            compiled = chunk.lower(params, opt_state).compile()
             compile_time = time.perf_counter() - tc
             compile_cpu = time.process_time() - cc
-        net, opt_state, m = compiled(net, opt_state)
-        s_new = s + log_every
-        records.append(dict(step=s_new, **m))
-        if snapshot_every is not None and s_new % snapshot_every == 0:
+        new_params, new_state, new_net, m, finite = compiled(params, opt_state)
+        if not bool(finite):
+            if throw:
+                bar.close()
+                raise FloatingPointError(
+                    f"training diverged: the weights became non-finite in steps {s + 1}-"
+                    f"{s + log_every} (detected at step {s + log_every}, after the last "
+                    f"finite step {s}); lower the learning rate (or pass throw=False to get "
+                    "the last finite state)."
+                )
+            result = Outcome.nonfinite
+            break
+        params, opt_state, net, step = new_params, new_state, new_net, s + log_every
+        records.append(dict(step=step, **m))
+        if snapshot_every is not None and step % snapshot_every == 0:
             snaps.append(net)
-            snap_steps.append(s_new)
+            snap_steps.append(step)
         if checkpoint_dir is not None and (
-            s_new == steps or (checkpoint_every is not None and s_new % checkpoint_every == 0)
+            step == steps or (checkpoint_every is not None and step % checkpoint_every == 0)
         ):
-            _save(checkpoint_dir, s_new, net, opt_state, records, snaps, snap_steps, meta)
+            state = (params, opt_state)
+            previous = _save(
+                checkpoint_dir, step, state, records, snaps, snap_steps, facts, previous
+            )
         bar.update(log_every)
         if progress:
             bar.set_postfix(
                 loss=f"{float(m['train_loss']):.3g}", acc=f"{float(m['train_accuracy']):.3f}"
             )
     bar.close()
-    jax.block_until_ready(net)
+    jax.block_until_ready((params, opt_state))
     run_time = time.perf_counter() - t0 - compile_time
     run_cpu_time = time.process_time() - c0 - compile_cpu
 
@@ -316,8 +429,10 @@ def train(
     return TrainResult(
         net=net,
         opt_state=opt_state,
-        step=steps,
+        step=step,
         history=history,
+        result=result,
+        iterate=None if evaluation_net is _identity else params,
         snapshots=snapshots,
         snapshot_steps=None if snapshot_every is None else jnp.asarray(snap_steps),
         compile_time=compile_time,
@@ -355,6 +470,42 @@ def grokking_stages(history: History, threshold: float = 0.95) -> tuple[int | No
     return int(steps[i]), None if j is None else int(steps[j])
 
 
+def _identity(params, opt_state):
+    del opt_state
+    return params
+
+
+def _evaluation_point(opt_state0) -> Callable:
+    """`(params, opt_state) -> net` at which to evaluate: the schedule-free evaluation point
+    when the optimizer state holds a `ScheduleFreeState`, else the parameters themselves."""
+    kind = getattr(optax.contrib, "ScheduleFreeState", None)
+    if kind is None:
+        return _identity
+
+    def is_free(x):
+        return isinstance(x, kind)
+
+    found = [x for x in jtu.tree_leaves(opt_state0, is_leaf=is_free) if is_free(x)]
+    if not found:
+        return _identity
+    if len(found) > 1:
+        raise ValueError(
+            f"`optimizer` holds {len(found)} schedule-free states; cannot tell which one "
+            "gives the evaluation point. Use one schedule-free transformation."
+        )
+
+    def evaluation_net(params, opt_state):
+        state = [x for x in jtu.tree_leaves(opt_state, is_leaf=is_free) if is_free(x)][0]
+        return optax.contrib.schedule_free_eval_params(state, params)
+
+    return evaluation_net
+
+
+def _all_finite(tree) -> Bool[Array, ""]:
+    leaves = [x for x in jtu.tree_leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
+
+
 def _check_split(split, p: int) -> None:
     if not isinstance(split, Split):
         raise TypeError(f"`split` must be a fourierflow.Split or None; got {type(split).__name__}.")
@@ -372,70 +523,201 @@ def _activation_name(activation: str | Callable) -> str:
     return f"{module}.{getattr(activation, '__qualname__', type(activation).__qualname__)}"
 
 
-def _metadata(net, steps, log_every, reduction, split) -> dict:
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+
+
+# What a differing fingerprint field means, for the error message.
+_MEANING = dict(
+    n_train="another split",
+    train_hash="another split",
+    net0="another initial network (another seed or initialization)",
+    optimizer_structure="another optimizer (its state has another structure)",
+    optimizer_init="another optimizer or optimizer setting (another initial state)",
+)
+
+
+def _leaves_digest(tree) -> str:
+    """SHA-256 of the dtypes, shapes and bytes of the leaves of `tree`."""
+    h = hashlib.sha256()
+    for leaf in jtu.tree_leaves(tree):
+        if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jr.key_data(leaf)
+        a = np.ascontiguousarray(np.asarray(leaf))
+        h.update(f"{a.dtype.str}{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _structure_digest(tree) -> str:
+    # The treedef's text names every node type; a callable's repr holds a memory address,
+    # which differs between processes, so it is removed.
+    text = re.sub(r" at 0x[0-9a-fA-F]+", "", str(jtu.tree_structure(tree)))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _fingerprint(net0, opt_state0, log_every, reduction, split, run) -> dict:
+    """Everything that must agree between a checkpoint and the run resuming from it."""
+    train = np.asarray(split.train)
     return dict(
-        p=net.p,
-        width=net.width,
-        activation=_activation_name(net.activation),
-        embedding=net.embedding is not None,
-        dtype=str(net.xi.dtype),
+        p=net0.p,
+        width=net0.width,
+        activation=_activation_name(net0.activation),
+        embedding=net0.embedding is not None,
+        dtype=str(net0.xi.dtype),
         log_every=log_every,
         reduction=reduction,
-        n_train=int(np.asarray(split.train).sum()),
-        train_hash=hashlib.sha256(np.packbits(np.asarray(split.train)).tobytes()).hexdigest(),
-        steps=steps,
+        n_train=int(train.sum()),
+        train_hash=hashlib.sha256(np.packbits(train).tobytes()).hexdigest(),
+        run=None if run is None else json.loads(json.dumps(to_jsonable(run), allow_nan=False)),
+        optimizer_structure=_structure_digest(opt_state0),
+        optimizer_init=_leaves_digest(opt_state0),
+        net0=_leaves_digest(net0),
     )
 
 
-def _save(directory, step, net, opt_state, records, snaps, snap_steps, meta) -> None:
-    """A checkpoint `step_<step>.{eqx,npz,json}`; the JSON, written last, marks it complete."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+def _flatten(d: Any, prefix: str = "") -> dict:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    if not d and prefix:
+        return {prefix: {}}
+    out = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _fingerprint_differences(stored: dict, current: dict) -> list[str]:
+    a, b = _flatten(stored), _flatten(current)
+    out = []
+    for key in list(b) + [k for k in a if k not in b]:
+        if a.get(key, "<absent>") == b.get(key, "<absent>"):
+            continue
+        top = key.split(".")[0]
+        if top in _MEANING:
+            out.append(f"`{key}` ({_MEANING[top]})")
+        else:
+            out.append(
+                f"`{key}` (checkpoint: {a.get(key, '<absent>')!r}, this run: "
+                f"{b.get(key, '<absent>')!r})"
+            )
+    return out
+
+
+def _save(directory, step, state, records, snaps, snap_steps, facts, previous) -> str:
+    """Write checkpoint `step_<step>`; return its stem. The JSON, written last, records the
+    checksums of the other two files; once it is in place every checkpoint but this one and
+    `previous` (and any temporary file) is deleted."""
     stem = f"step_{step:09d}"
-    write_atomic(
-        directory / f"{stem}.eqx", lambda t: eqx.tree_serialise_leaves(t, (net, opt_state))
-    )
+    buffer = io.BytesIO()
+    eqx.tree_serialise_leaves(buffer, state)
+    blobs = {"eqx": buffer.getvalue()}
 
     arrays = {k: np.asarray([np.asarray(r[k]) for r in records]) for k in ("step",) + METRICS}
     if snaps:
         arrays["snap_theta"] = np.stack([np.asarray(n.theta) for n in snaps])
         arrays["snap_xi"] = np.stack([np.asarray(n.xi) for n in snaps])
-        if net.embedding is not None:
+        if snaps[0].embedding is not None:
             arrays["snap_embedding"] = np.stack([np.asarray(n.embedding) for n in snaps])
         arrays["snap_steps"] = np.asarray(snap_steps)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    blobs["npz"] = buffer.getvalue()
 
-    def write_npz(t):
-        with open(t, "wb") as fh:
-            np.savez(fh, **arrays)
+    files = {}
+    for ext, blob in blobs.items():
+        write_atomic(directory / f"{stem}.{ext}", blob)
+        files[ext] = dict(
+            name=f"{stem}.{ext}", bytes=len(blob), sha256=hashlib.sha256(blob).hexdigest()
+        )
+    info = dict(step=step, time=time.time(), files=files, fingerprint=facts)
+    write_atomic(directory / f"{stem}.json", (json.dumps(info, indent=1) + "\n").encode())
 
-    write_atomic(directory / f"{stem}.npz", write_npz)
-    info = dict(meta, step=step, time=time.time())
-    write_atomic(directory / f"{stem}.json", lambda t: t.write_text(json.dumps(info, indent=1)))
-    for old in directory.glob("step_*.json"):
-        if old.name != f"{stem}.json":
-            old.unlink(missing_ok=True)
-            for ext in (".eqx", ".npz"):
-                old.with_suffix(ext).unlink(missing_ok=True)
+    keep = {stem, previous}
+    for path in directory.iterdir():
+        match = _CHECKPOINT.match(path.name)
+        stale = match is not None and path.name.rsplit(".", 1)[0] not in keep
+        if stale or (path.name.startswith(".step_") and path.name.endswith(".tmp")):
+            path.unlink(missing_ok=True)
+    return stem
 
 
-def _load_latest(directory, net, opt_state, meta):
-    """The latest complete checkpoint in `directory`, or `None`."""
-    directory = Path(directory)
-    candidates = sorted(directory.glob("step_*.json")) if directory.is_dir() else []
-    if not candidates:
+def _load_latest(directory: Path, template, facts):
+    """The newest intact checkpoint in `directory` as `(state, step, records, snaps,
+    snap_steps, stem)`, or `None`. Damaged ones are skipped with a warning; one of another run
+    raises `ValueError`."""
+    stems: dict[int, set] = {}
+    if directory.is_dir():
+        for path in directory.iterdir():
+            match = _CHECKPOINT.match(path.name)
+            if match:
+                stems.setdefault(int(match.group(1)), set()).add(match.group(2))
+    for step in sorted(stems, reverse=True):
+        stem = f"step_{step:09d}"
+        loaded = _load_checkpoint(directory, stem, stems[step], template, facts)
+        if loaded is not None:
+            state, records, snaps, snap_steps = loaded
+            return state, step, records, snaps, snap_steps, stem
+    if stems:
+        warnings.warn(
+            f"no intact checkpoint in {directory}: training starts again from `net0`.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return None
+
+
+def _skip(why: str) -> None:
+    warnings.warn(f"{why}; trying an older one.", UserWarning, stacklevel=5)
+
+
+def _load_checkpoint(directory, stem, extensions, template, facts):
+    json_path = directory / f"{stem}.json"
+    if "json" not in extensions:
+        names = ", ".join(f"{stem}.{e}" for e in sorted(extensions))
+        _skip(
+            f"ignoring the incomplete checkpoint {directory / stem} ({names} without "
+            f"{stem}.json: its writing was interrupted, or the JSON was deleted)"
+        )
         return None
-    path = candidates[-1]
-    info = json.loads(path.read_text())
-    for key in ("p", "width", "activation", "embedding", "dtype", "log_every", "reduction"):
-        if info.get(key) != meta[key]:
-            raise ValueError(
-                f"cannot resume from {path}: it has {key}={info.get(key)!r} but this run has "
-                f"{key}={meta[key]!r}."
+    try:
+        info = json.loads(json_path.read_text())
+        stored, files = info["fingerprint"], {ext: info["files"][ext] for ext in ("eqx", "npz")}
+        if not all(
+            isinstance(f["bytes"], int) and isinstance(f["sha256"], str) for f in files.values()
+        ):
+            raise TypeError("malformed checksums")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        _skip(
+            f"ignoring the checkpoint {json_path}: unreadable, or not a fourierflow checkpoint "
+            f"with checksums ({type(e).__name__}: {e})"
+        )
+        return None
+    differences = _fingerprint_differences(stored, facts)
+    if differences:
+        raise ValueError(
+            f"cannot resume from {json_path}: it belongs to another run; its fingerprint "
+            f"differs in {', '.join(differences)}. Resume with the same arguments, or choose "
+            "another `checkpoint_dir` (or `resume=False`, which replaces its checkpoints)."
+        )
+    blobs = {}
+    for ext, entry in files.items():
+        path = directory / f"{stem}.{ext}"
+        try:
+            blob = path.read_bytes()
+        except OSError as e:
+            _skip(f"ignoring the checkpoint {json_path}: {path} cannot be read ({e})")
+            return None
+        if len(blob) != entry["bytes"] or hashlib.sha256(blob).hexdigest() != entry["sha256"]:
+            _skip(
+                f"ignoring the checkpoint {json_path}: {path} is damaged (its "
+                f"{len(blob)} bytes do not match the checksum of the {entry['bytes']} "
+                "bytes written)"
             )
-    if info.get("train_hash") != meta["train_hash"] or info.get("n_train") != meta["n_train"]:
-        raise ValueError(f"cannot resume from {path}: it was trained on another split.")
-    net, opt_state = eqx.tree_deserialise_leaves(path.with_suffix(".eqx"), (net, opt_state))
-    with np.load(path.with_suffix(".npz")) as data:
+            return None
+        blobs[ext] = blob
+    state = eqx.tree_deserialise_leaves(io.BytesIO(blobs["eqx"]), template)
+    with np.load(io.BytesIO(blobs["npz"])) as data:
         arrays = {k: data[k] for k in data.files}
     records = [
         {k: (int(arrays[k][i]) if k == "step" else arrays[k][i]) for k in ("step",) + METRICS}
@@ -443,15 +725,16 @@ def _load_latest(directory, net, opt_state, meta):
     ]
     snaps, snap_steps = [], []
     if "snap_steps" in arrays:
+        net0 = template[0]
         embeddings = arrays.get("snap_embedding", [None] * len(arrays["snap_steps"]))
         snaps = [
             TwoLayerNet(
                 jnp.asarray(t),
                 jnp.asarray(x),
-                net.activation,
+                net0.activation,
                 None if e is None else jnp.asarray(e),
             )
             for t, x, e in zip(arrays["snap_theta"], arrays["snap_xi"], embeddings, strict=True)
         ]
         snap_steps = [int(s) for s in arrays["snap_steps"]]
-    return net, opt_state, int(info["step"]), records, snaps, snap_steps
+    return state, records, snaps, snap_steps

@@ -1,0 +1,297 @@
+"""`sweep`: one function over many elements, vmapped, chunked and sharded over devices.
+
+One mechanism applies a per-element function to a batch of inputs under `vmap`, in chunks of
+bounded memory, sharded over a 1-D mesh of devices (`jax.shard_map`), and collects the outputs
+with an `Outcome` per element, so that one failing element (a `D0 = pi` start, a blow-up, a
+solver that ran out of steps) is reported instead of spoiling the batch. Shards of one sweep
+run by independent processes (`shard=(i, N)`) merge back into the whole (`merge_sweeps`).
+"""
+
+import functools
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from ._checks import check_choice, check_positive_int
+from ._chunking import default_chunk_size
+from ._io import run_metadata, to_jsonable
+from ._outcome import (
+    Outcome,
+    as_numpy,
+    concatenate,
+    from_diffrax,
+    full,
+    is_ok,
+    take,
+    where,
+)
+from ._sweep_result import SweepResult
+from ._types import ArrayLike
+
+__all__ = ["parse_shard", "shard_bounds", "sweep"]
+
+_AXIS = "sweep"
+
+
+def _leaf_name(path) -> str:
+    parts = []
+    for key in path:
+        if isinstance(key, jtu.DictKey):
+            parts.append(str(key.key))
+        elif isinstance(key, jtu.SequenceKey):
+            parts.append(str(key.idx))
+        elif isinstance(key, jtu.GetAttrKey):
+            parts.append(key.name)
+        else:
+            parts.append(str(key))
+    return "/".join(parts)
+
+
+def _flatten_named(tree, default: str) -> dict[str, Any]:
+    leaves = jtu.tree_flatten_with_path(tree)[0]
+    out = {}
+    for path, leaf in leaves:
+        name = _leaf_name(path) or default
+        out[name] = leaf
+    return out
+
+
+def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """Read a shard specification `"i/N"` or `(i, N)` (0 <= i < N).
+
+    **Arguments:**
+
+    - `shard`: `None` (the whole sweep), `"i/N"` (as a command line writes it), or `(i, N)`.
+
+    **Returns:**
+
+    `None` or the pair `(i, N)`.
+    """
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        try:
+            i, N = (int(s) for s in shard.split("/"))
+        except ValueError:
+            msg = f"`shard` must look like 'i/N' with integers; got shard={shard!r}."
+            raise ValueError(msg) from None
+    else:
+        try:
+            i, N = shard
+        except (TypeError, ValueError):
+            msg = f"`shard` must be None, 'i/N' or a pair (i, N); got {shard!r}."
+            raise TypeError(msg) from None
+    if isinstance(i, bool) or isinstance(N, bool) or not isinstance(i, int | np.integer):
+        raise TypeError(f"`shard` must hold integers; got shard={shard!r}.")
+    i, N = int(i), int(N)
+    if not (N >= 1 and 0 <= i < N):
+        raise ValueError(f"`shard` (i, N) must satisfy N >= 1 and 0 <= i < N; got {shard!r}.")
+    return i, N
+
+
+def shard_bounds(n: int, shard: tuple[int, int] | None) -> tuple[int, int]:
+    """The contiguous range `[lo, hi)` of the processing order (the elements themselves unless
+    `sweep` is given an `order`) that shard `(i, N)` of an `n`-element sweep holds (`[0, n)`
+    for `None`); the shards of `N` partition `[0, n)`."""
+    if shard is None:
+        return 0, n
+    i, N = shard
+    return i * n // N, (i + 1) * n // N
+
+
+def _flag_nonfinite(out, outcome):
+    """Per element: an element that ended well but whose outputs are not finite is marked
+    `nonfinite` all the same (an element with a reason for `inf`, e.g. `never_aligns`, keeps
+    its outcome)."""
+    outcome = from_diffrax(outcome)
+    finite = jnp.ones(jnp.shape(outcome == Outcome.successful), bool)
+    for leaf in jtu.tree_leaves(out):
+        leaf = jnp.asarray(leaf)
+        if jnp.issubdtype(leaf.dtype, jnp.inexact):
+            finite = finite & jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[0], -1)), axis=1)
+    return out, where(is_ok(outcome) & ~finite, Outcome.nonfinite, outcome)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _run_chunk(fn: Callable, batched: bool, mesh: Mesh, strategy: str, xs):
+    def block(xs):
+        return _flag_nonfinite(*(fn(xs) if batched else jax.vmap(fn)(xs)))
+
+    if strategy == "shard_map":
+        # check_vma=False: the function (Diffrax while loops, events) is ordinary
+        # single-device code; each device runs it on its own block of the chunk.
+        block = jax.shard_map(
+            block, mesh=mesh, in_specs=P(_AXIS), out_specs=P(_AXIS), check_vma=False
+        )
+        return block(xs)
+    # The fallback: let jit partition the computation by the input sharding.
+    out = block(xs)
+    return jax.lax.with_sharding_constraint(out, NamedSharding(mesh, P(_AXIS)))
+
+
+def sweep(
+    fn: Callable[[Any], tuple[Any, Any]],
+    inputs: Any,
+    *,
+    chunk_size: int | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    progress: bool = True,
+    shard: str | tuple[int, int] | None = None,
+    strategy: Literal["shard_map", "jit"] = "shard_map",
+    metadata: dict | None = None,
+    batched: bool = False,
+    order: ArrayLike | None = None,
+) -> SweepResult:
+    """Apply a per-element function to every element of a batch, vmapped, in chunks of bounded
+    memory, sharded over devices, with an `Outcome` per element.
+
+    **Arguments:**
+
+    - `fn`: `x -> (outputs, outcome)` for ONE element `x` (the structure of `inputs` without
+      the leading axis); `outputs` is a pytree of arrays, `outcome` a `fourierflow.Outcome`
+      (e.g. a solution's `result` with `throw=False`) or a Diffrax `RESULTS`. An element that
+      ended well but whose outputs are not finite gets `Outcome.nonfinite`. `fn` must be
+      jittable; keep the same function object between calls to reuse its compilation.
+      With `batched=True`, `fn` instead maps a block of elements (leading axis) to outputs
+      and outcomes with the same leading axis (for solvers that treat a batch as one system).
+    - `inputs`: a dict (or any pytree) of arrays sharing a leading axis `n`.
+    - `chunk_size`: elements per chunk (rounded up to a multiple of the device count); bounds
+      the memory. Default `default_chunk_size(platform)`: 4096 on CPU, 65536 on GPU/TPU.
+      Every chunk has this size (the last is padded), so there is one compilation.
+    - `devices`: the devices of the 1-D mesh (default all of `jax.devices()`).
+    - `progress`: show a tqdm bar over chunks.
+    - `shard`: `None`, or `(i, N)` / `"i/N"`: compute only the i-th of N contiguous slices
+      (for independent processes on many hosts; `merge_sweeps` joins them).
+    - `strategy`: `"shard_map"` (`jax.shard_map` over the mesh) or `"jit"` (jit with a
+      `NamedSharding`; the fallback).
+    - `metadata`: JSON-able facts to record (arguments, `seed`, ...).
+    - `batched`: `fn` takes a block of elements (see `fn`) instead of one, and is not vmapped.
+    - `order`: optional permutation of `range(n)`: the order in which elements are put into
+      chunks (and shards). An adaptive solve steps a chunk until its slowest element is done,
+      so ordering by expected cost makes chunks homogeneous and faster. Results are returned
+      by element, sorted by `index`, whatever the order.
+
+    **Returns:**
+
+    A `SweepResult` with the inputs (flattened to a dict by path), the outputs, `outcome` and
+    the elements' global `index`.
+    """
+    if not callable(fn):
+        raise TypeError(f"`fn` must be callable; got {type(fn).__name__}.")
+    check_choice(strategy, "strategy", ("shard_map", "jit"))
+    shard = parse_shard(shard)
+    leaves = jtu.tree_leaves(inputs)
+    if not leaves:
+        raise ValueError("`inputs` must hold at least one array.")
+    leaves = [np.asarray(leaf) for leaf in leaves]
+    if any(leaf.ndim == 0 for leaf in leaves):
+        raise ValueError("every array of `inputs` needs a leading batch axis; got a scalar.")
+    n_total = leaves[0].shape[0]
+    if any(leaf.shape[0] != n_total for leaf in leaves):
+        shapes = [leaf.shape for leaf in leaves]
+        raise ValueError(f"the arrays of `inputs` must share a leading axis; got {shapes}.")
+    treedef = jtu.tree_structure(inputs)
+    devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("`devices` must hold at least one device.")
+    n_dev = len(devices)
+    if chunk_size is None:
+        chunk_size = default_chunk_size(devices[0].platform)
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    mesh = Mesh(np.asarray(devices, dtype=object), (_AXIS,))
+    sharding = NamedSharding(mesh, P(_AXIS))
+
+    lo, hi = shard_bounds(n_total, shard)
+    if order is not None:
+        order = np.asarray(order)
+        if not (
+            order.shape == (n_total,)
+            and np.issubdtype(order.dtype, np.integer)
+            and np.all(order >= 0)
+            and np.all(np.bincount(order, minlength=n_total) == 1)
+        ):
+            raise ValueError(f"`order` must be a permutation of range({n_total}).")
+        leaves = [leaf[order] for leaf in leaves]
+        # position[e]: where element e is processed; this shard's elements, ascending.
+        position = np.empty(n_total, np.int64)
+        position[order] = np.arange(n_total)
+        index = np.flatnonzero((position >= lo) & (position < hi))
+        rows = position[index] - lo
+    else:
+        index, rows = np.arange(lo, hi), slice(None)
+    n = hi - lo
+    chunk = min(chunk_size, max(n, 1))
+    chunk = -(-chunk // n_dev) * n_dev
+    n_chunks = -(-n // chunk)
+
+    def put(a, b):
+        # Pad by repeating the chunk's first element: a valid input, so padding cannot fail.
+        block = [leaf[lo + a : lo + b] for leaf in leaves]
+        if b - a < chunk:
+            block = [np.concatenate([x, np.repeat(x[:1], chunk - (b - a), axis=0)]) for x in block]
+        return jtu.tree_unflatten(treedef, [jax.device_put(x, sharding) for x in block])
+
+    from tqdm.auto import tqdm
+
+    outs, stats = [], []
+    pending = None
+    bounds = [(c * chunk, min((c + 1) * chunk, n)) for c in range(n_chunks)]
+    with tqdm(total=n_chunks, disable=not progress, desc="sweep", unit="chunk") as bar:
+        for a, b in bounds:
+            # Dispatch this chunk before fetching the previous one: the device keeps busy.
+            result = _run_chunk(fn, bool(batched), mesh, strategy, put(a, b))
+            if pending is not None:
+                outs.append(jtu.tree_map(np.asarray, pending[0][0]))
+                stats.append(take(as_numpy(pending[0][1]), slice(0, pending[1])))
+                outs[-1] = jtu.tree_map(lambda v, m=pending[1]: v[:m], outs[-1])
+                bar.update()
+            pending = (result, b - a)
+        if pending is not None:
+            out_np = jtu.tree_map(lambda v, m=pending[1]: np.asarray(v)[:m], pending[0][0])
+            outs.append(out_np)
+            stats.append(take(as_numpy(pending[0][1]), slice(0, pending[1])))
+            bar.update()
+
+    if outs:
+        outputs = jtu.tree_map(lambda *xs: np.concatenate(xs), *outs)
+        outcome = concatenate(stats)
+    else:  # an empty shard: trace once to learn the output structure
+        example = jtu.tree_unflatten(treedef, [leaf[:1] for leaf in leaves])
+        shapes = jax.eval_shape(fn if batched else jax.vmap(fn), example)
+        outputs = jtu.tree_map(lambda s: np.zeros((0,) + s.shape[1:], s.dtype), shapes[0])
+        outcome = as_numpy(full((0,), Outcome.successful))
+    # Back to element order (a no-op without `order`).
+    inputs_named = {k: np.asarray(v)[index] for k, v in _flatten_named(inputs, "input").items()}
+    outputs = jtu.tree_map(lambda v: v[rows], outputs)
+    outcome = take(outcome, rows)
+    meta = run_metadata()
+    meta |= {
+        "arguments": {
+            "fn": getattr(fn, "__qualname__", repr(fn)),
+            "n_total": int(n_total),
+            "chunk_size": int(chunk),
+            "shard": None if shard is None else list(shard),
+            "strategy": strategy,
+            "batched": bool(batched),
+        },
+        "seed": None,
+        "devices": [str(d) for d in devices],
+        "platform": devices[0].platform,
+    }
+    if metadata:
+        metadata = to_jsonable(dict(metadata))
+        meta["seed"] = metadata.pop("seed", None)
+        meta["arguments"].update(metadata)
+    return SweepResult(
+        inputs=inputs_named,
+        outputs=_flatten_named(outputs, "output"),
+        outcome=outcome,
+        index=index,
+        metadata_json=json.dumps(meta),
+    )

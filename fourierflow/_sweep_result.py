@@ -1,0 +1,250 @@
+"""`SweepResult`: the inputs, outputs and outcome of every element of a sweep, and its file.
+
+A result holds NumPy arrays with a leading element axis, the `Outcome` of each element and the
+elements' positions in the whole sweep (`index`), so that shards computed by independent
+processes merge back into the whole. On disk it is an `.npz` archive (readable with NumPy or
+any zip tool) whose first member is the JSON metadata; outcomes are stored by name.
+"""
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+
+import equinox as eqx
+import numpy as np
+
+from ._io import write_atomic
+from ._outcome import (
+    Outcome,
+    as_numpy,
+    concatenate,
+    counts,
+    from_codes,
+    is_ok,
+    names,
+    take,
+    to_codes,
+)
+
+__all__ = ["SweepResult", "load_sweep", "merge_sweeps"]
+
+_METADATA = "__metadata__.json"
+_OUTCOME_NAMES = "outcome_names"
+
+
+class SweepResult(eqx.Module):
+    """The results of a sweep: inputs, outputs and an `Outcome` per element (NumPy arrays).
+
+    **Fields:**
+
+    - `inputs`: dict from input name to an array with leading axis `n`.
+    - `outputs`: dict from output name to an array with leading axis `n`.
+    - `outcome`: the `fourierflow.Outcome` of each element, `(n,)` (compare with `==`,
+      count with `describe`).
+    - `index`: `(n,)` the elements' positions in the whole sweep, ascending.
+    - `metadata_json`: the JSON metadata (versions, arguments, seed, devices).
+    """
+
+    inputs: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+    outcome: Outcome
+    index: np.ndarray
+    metadata_json: str = eqx.field(static=True, default="{}")
+
+    def __check_init__(self):
+        n = self.index.shape[0]
+        if self.index.shape != (n,) or np.shape(self.outcome == Outcome.successful) != (n,):
+            raise ValueError("`outcome` and `index` must be 1-D of the same length.")
+        for group, arrays in (("inputs", self.inputs), ("outputs", self.outputs)):
+            for name, value in arrays.items():
+                if np.shape(value)[:1] != (n,):
+                    raise ValueError(
+                        f"{group}[{name!r}] must have leading axis {n}; got {np.shape(value)}."
+                    )
+
+    @property
+    def n(self) -> int:
+        """The number of elements."""
+        return int(self.index.shape[0])
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Boolean mask of the elements that ended well (`successful` or `event`)."""
+        return np.asarray(is_ok(self.outcome))
+
+    @property
+    def metadata(self) -> dict:
+        """The metadata as a dict."""
+        return json.loads(self.metadata_json)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """An input or output array by name (outputs first)."""
+        if name in self.outputs:
+            return self.outputs[name]
+        if name in self.inputs:
+            return self.inputs[name]
+        raise KeyError(f"no input or output named {name!r}; have {self.names}.")
+
+    @property
+    def names(self) -> list[str]:
+        """All input and output names."""
+        return list(self.inputs) + list(self.outputs)
+
+    def describe(self) -> dict[str, int]:
+        """Counts of elements per outcome name (e.g. `{"event": 99, "never_aligns": 1}`)."""
+        return counts(self.outcome)
+
+    def select(self, mask: np.ndarray) -> "SweepResult":
+        """The elements where `mask` is true (e.g. `result.select(result.ok)`).
+
+        **Arguments:**
+
+        - `mask`: a boolean array `(n,)`.
+
+        **Returns:**
+
+        A `SweepResult` of those elements.
+        """
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (self.n,):
+            raise ValueError(f"`mask` must be a boolean array of shape ({self.n},).")
+        return SweepResult(
+            {k: v[mask] for k, v in self.inputs.items()},
+            {k: v[mask] for k, v in self.outputs.items()},
+            take(self.outcome, mask),
+            self.index[mask],
+            self.metadata_json,
+        )
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write to `.npz` atomically (a temporary file in the same folder, then `os.replace`).
+
+        The archive holds `inputs/<name>`, `outputs/<name>`, `outcome` (codes into the stored
+        `outcome_names`), `index` and the JSON metadata as its first member
+        `__metadata__.json`.
+
+        **Arguments:**
+
+        - `path`: the file name (`.npz` is appended if missing).
+
+        **Returns:**
+
+        The path written.
+        """
+        path = os.fspath(path)
+        if not path.endswith(".npz"):
+            path += ".npz"
+        stored = names()
+        arrays = {f"inputs/{k}": np.asarray(v) for k, v in self.inputs.items()}
+        arrays |= {f"outputs/{k}": np.asarray(v) for k, v in self.outputs.items()}
+        arrays |= {
+            "outcome": to_codes(self.outcome, stored),
+            _OUTCOME_NAMES: np.asarray(stored, dtype=str),
+            "index": np.asarray(self.index),
+        }
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(_METADATA, self.metadata_json)
+            for name, value in arrays.items():
+                member = io.BytesIO()
+                np.lib.format.write_array(member, value, allow_pickle=False)
+                zf.writestr(name + ".npy", member.getvalue())
+        write_atomic(path, buffer.getvalue())
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "SweepResult":
+        """Read a `SweepResult` written by `save`.
+
+        **Arguments:**
+
+        - `path`: the `.npz` file.
+
+        **Returns:**
+
+        The `SweepResult`.
+        """
+        path = os.fspath(path)
+        inputs, outputs = {}, {}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                for key in data.files:
+                    if key.startswith("inputs/"):
+                        inputs[key[len("inputs/") :]] = data[key]
+                    elif key.startswith("outputs/"):
+                        outputs[key[len("outputs/") :]] = data[key]
+                outcome = from_codes(data["outcome"], data[_OUTCOME_NAMES].tolist())
+                index = data["index"]
+            with zipfile.ZipFile(path) as zf:
+                metadata_json = zf.read(_METADATA).decode()
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as error:
+            raise ValueError(f"{path} is not a readable fourierflow sweep file: {error}") from None
+        return cls(inputs, outputs, as_numpy(outcome), index, metadata_json)
+
+    @classmethod
+    def merge(cls, results: Sequence["SweepResult"]) -> "SweepResult":
+        """Merge shards of one sweep (e.g. from `--shard i/N` runs) into one result, in the
+        order of the whole sweep.
+
+        **Arguments:**
+
+        - `results`: `SweepResult`s with the same input/output names and disjoint `index`.
+
+        **Returns:**
+
+        One `SweepResult`, sorted by `index`; its metadata lists the shards merged.
+        """
+        results = list(results)
+        if not results:
+            raise ValueError("`results` must hold at least one SweepResult.")
+        first = results[0]
+        for r in results[1:]:
+            if set(r.inputs) != set(first.inputs) or set(r.outputs) != set(first.outputs):
+                raise ValueError("cannot merge sweeps with different input/output names.")
+        index = np.concatenate([r.index for r in results])
+        order = np.argsort(index, kind="stable")
+        if np.any(np.diff(index[order]) == 0):
+            raise ValueError("cannot merge: some elements appear in more than one shard.")
+
+        def cat(group):
+            return {
+                k: np.concatenate([getattr(r, group)[k] for r in results])[order]
+                for k in getattr(first, group)
+            }
+
+        metadata = first.metadata
+        metadata["merged_shards"] = [r.metadata.get("arguments", {}).get("shard") for r in results]
+        if "arguments" in metadata:
+            metadata["arguments"]["shard"] = None
+        outcome = take(concatenate([r.outcome for r in results]), order)
+        return cls(cat("inputs"), cat("outputs"), outcome, index[order], json.dumps(metadata))
+
+
+def load_sweep(path: str | os.PathLike) -> SweepResult:
+    """Read a `SweepResult` from `.npz`.
+
+    **Arguments:**
+
+    - `path`: a file written by `SweepResult.save`.
+
+    **Returns:**
+
+    The `SweepResult`.
+    """
+    return SweepResult.load(path)
+
+
+def merge_sweeps(results: Sequence[SweepResult]) -> SweepResult:
+    """Merge shards of one sweep (e.g. from `--shard i/N` runs) into one result.
+
+    **Arguments:**
+
+    - `results`: `SweepResult`s of the same sweep with disjoint elements.
+
+    **Returns:**
+
+    One `SweepResult` in the order of the whole sweep.
+    """
+    return SweepResult.merge(results)
