@@ -9,18 +9,23 @@ moment; an existing target keeps its mode), not the 0600 of `tempfile.mkstemp`.
 
 import contextlib
 import datetime
-import fcntl
 import json
 import os
 import platform
 import secrets
 import stat
 import subprocess
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): folders are not locked
+    fcntl = None
 
 LOCK_NAME = ".fourierflow.lock"
 
@@ -102,8 +107,9 @@ def write_atomic(path: str | os.PathLike, data: bytes | Callable[[Path], None]) 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    with contextlib.suppress(OSError):  # not every file system can sync a directory
-        _fsync(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    if hasattr(os, "O_DIRECTORY"):  # the rename itself, where a folder can be synced
+        with contextlib.suppress(OSError):
+            _fsync(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     return path
 
 
@@ -148,6 +154,10 @@ def lock_folder(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        warnings.warn(f"{path} is not locked: this platform has no fcntl.flock.", stacklevel=3)
+        yield path
+        return
     fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         try:

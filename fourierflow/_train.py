@@ -246,7 +246,8 @@ def train(
     - `snapshot_every`: keep the network every this many steps (a multiple of `log_every`).
     - `progress`: show a tqdm progress bar.
     - `throw`: raise when the weights become non-finite; with `False`, stop there and return
-      the last finite state with `result = Outcome.nonfinite`.
+      the last finite state (the end of the last chunk whose weights were all finite) with
+      `result = Outcome.nonfinite`. Either way no checkpoint is written for the diverged chunk.
     - `fingerprint`: `None`, or a dict of JSON-able facts about the run that `train` cannot
       see (e.g. the configuration and seed, as `run_config` passes them). A checkpoint records
       it, with hashes of `net0` and of the optimizer's initial state; resuming compares them.
@@ -287,9 +288,8 @@ def train(
             )
     if checkpoint_dir is None and (checkpoint_every is not None or resume):
         raise ValueError("`checkpoint_every` and `resume=True` need a `checkpoint_dir`.")
-    for name, value in (("throw", throw), ("resume", resume), ("progress", progress)):
-        if not isinstance(value, bool):
-            raise TypeError(f"`{name}` must be a bool; got {type(value).__name__} {value!r}.")
+    if not isinstance(throw, bool):
+        raise TypeError(f"`throw` must be a bool; got {type(throw).__name__} {throw!r}.")
     if fingerprint is not None and not isinstance(fingerprint, dict):
         raise TypeError(
             f"`fingerprint` must be a dict of JSON-able facts or None; got "
@@ -531,9 +531,9 @@ def _activation_name(activation: str | Callable) -> str:
 _MEANING = dict(
     n_train="another split",
     train_hash="another split",
-    net0="another initial network (another seed or initialization)",
-    optimizer_structure="another optimizer (its state has another structure)",
-    optimizer_init="another optimizer or optimizer setting (another initial state)",
+    net0="another initial network: another seed or initialization",
+    optimizer_structure="another optimizer: its state has another structure",
+    optimizer_init="another optimizer or optimizer setting: another initial state",
 )
 
 

@@ -1,6 +1,7 @@
 """Tests of `fourierflow.train` and the named configurations (issue 5). Budget: < 100 s."""
 
 import dataclasses
+import hashlib
 import json
 
 import equinox as eqx
@@ -19,15 +20,25 @@ P, M = 7, 16
 METRICS = [f.name for f in dataclasses.fields(ff.History) if f.name != "step"]
 
 
-def _hand_loop(net, optimizer, split, steps, reduction, log_every):
-    """A plain Optax loop on `fourierflow.loss` over the train pairs, recording the nets."""
+def _hand_loop(net, optimizer, split, steps, reduction, log_every, extra_args=False):
+    """A plain Optax loop on `fourierflow.loss` over the train pairs, recording the nets.
+
+    With `extra_args`, `update` also gets `value`, `grad` and `value_fn` (as Optax documents
+    for `reduce_on_plateau` and `lbfgs`)."""
     x, y = split.pairs(split.train)
     state = optimizer.init(net)
 
+    def value_fn(net):
+        return ff.loss(net, x, y, reduction)
+
     @jax.jit
     def step(net, state):
-        grads = jax.grad(ff.loss)(net, x, y, reduction)
-        updates, state = optimizer.update(grads, state, net)
+        value, grads = jax.value_and_grad(value_fn)(net)
+        if extra_args:
+            kw = dict(value=value, grad=grads, value_fn=value_fn)
+            updates, state = optimizer.update(grads, state, net, **kw)
+        else:
+            updates, state = optimizer.update(grads, state, net)
         return optax.apply_updates(net, updates), state
 
     nets = [net]
@@ -85,7 +96,8 @@ def test_train_matches_hand_written_optax_loop(
         progress=False,
     )
     net, state, nets = _hand_loop(net0, optimizer, split, steps, reduction, log_every)
-    assert result.step == steps
+    assert result.step == steps and result.result == ff.Outcome.successful
+    assert result.iterate is None
     assert tree_allclose(result.net, net, rtol=1e-10, atol=1e-12)
     assert tree_allclose(result.opt_state, state, rtol=1e-10, atol=1e-12)
     assert np.array_equal(result.history.step, np.arange(4) * log_every)
@@ -128,9 +140,17 @@ def test_resume_is_bit_identical(getkey, tmp_path):
     # An interrupted run: 20 steps with checkpoints, then resumed to 40.
     ff.train(net0, opt, steps=20, checkpoint_dir=tmp_path, checkpoint_every=10, **kw)
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["step_000000020.eqx", "step_000000020.json", "step_000000020.npz"]
+    # The two newest checkpoints are kept; the lock file stays (empty) after the run.
+    assert files == [".fourierflow.lock"] + [
+        f"step_0000000{s}.{e}" for s in (10, 20) for e in ("eqx", "json", "npz")
+    ]
+    assert (tmp_path / ".fourierflow.lock").read_text() == ""
     meta = json.loads((tmp_path / "step_000000020.json").read_text())
-    assert meta["step"] == 20 and meta["p"] == P and meta["width"] == M
+    assert meta["step"] == 20
+    assert (meta["fingerprint"]["p"], meta["fingerprint"]["width"]) == (P, M)
+    for ext in ("eqx", "npz"):
+        blob = (tmp_path / f"step_000000020.{ext}").read_bytes()
+        assert meta["files"][ext]["sha256"] == hashlib.sha256(blob).hexdigest()
     resumed = ff.train(net0, opt, steps=40, checkpoint_dir=tmp_path, resume=True, **kw)
     leaves = jtu.tree_leaves((full.net, full.opt_state, full.history, full.snapshots))
     leaves_r = jtu.tree_leaves((resumed.net, resumed.opt_state, resumed.history, resumed.snapshots))
@@ -240,10 +260,96 @@ def test_grokking_stages():
         ff.grokking_stages(h, threshold=0.0)
 
 
-def test_divergence_is_an_error_not_nan(getkey):
+def test_divergence_stops_at_the_last_finite_state(getkey):
+    """With `throw=False` a diverging run returns the hand-written loop's state at the end of
+    the last chunk whose weights were finite; with `throw=True` it raises, naming the step."""
     net0 = ff.init_gaussian(getkey(), P, M, 1.0, "quad")
-    with pytest.raises(Exception, match="non-finite"):
-        ff.train(net0, optax.sgd(1e6), steps=20, log_every=10, progress=False)
+    opt, log_every, steps = optax.sgd(5.0), 4, 60
+    _, _, nets = _hand_loop(net0, opt, ff.full_split(P), steps, "mean", 1)
+    finite = [all(bool(jnp.all(jnp.isfinite(a))) for a in jtu.tree_leaves(n)) for n in nets]
+    first_bad = finite.index(False)  # the step at which the reference loop diverges
+    assert log_every < first_bad < steps - log_every
+    last = (first_bad - 1) // log_every * log_every  # the last chunk end before it
+    assert finite[last] and not finite[last + log_every]
+    result = ff.train(
+        net0,
+        opt,
+        steps=steps,
+        log_every=log_every,
+        snapshot_every=log_every,
+        progress=False,
+        throw=False,
+    )
+    assert result.result == ff.Outcome.nonfinite and result.step == last
+    assert tree_allclose(result.net, nets[last], rtol=1e-8)
+    assert np.array_equal(result.history.step, np.arange(0, last + 1, log_every))
+    assert np.array_equal(result.snapshot_steps, np.arange(0, last + 1, log_every))
+    # Nothing returned is NaN, but the test metrics, NaN by definition on full data.
+    for leaf in jtu.tree_leaves((result.net, result.opt_state, result.snapshots)):
+        assert np.all(np.isfinite(leaf))
+    for name in METRICS:
+        values = np.asarray(getattr(result.history, name))
+        expect_nan = name in ("test_loss", "test_accuracy", "rare_accuracy") or name.startswith(
+            ("mirror", "unseen")
+        )
+        assert np.all(np.isnan(values) if expect_nan else np.isfinite(values)), name
+    match = rf"detected at step {last + log_every}\b.*lower the learning rate"
+    with pytest.raises(FloatingPointError, match=match):
+        ff.train(net0, opt, steps=steps, log_every=log_every, progress=False)
+
+
+def test_optimizers_with_extra_arguments(getkey):
+    """`reduce_on_plateau` needs `value`; `lbfgs` needs `value`, `grad` and `value_fn`."""
+    net0 = ff.init_gaussian(getkey(), P, 8, 1.0, "quad")
+    split = ff.random_split(getkey(), P, 0.8)
+    x, y = split.pairs(split.train)
+    # reduce_on_plateau: the same steps as a hand-written loop that passes `value`.
+    plateau = optax.contrib.reduce_on_plateau(patience=2, cooldown=0, factor=0.5, rtol=1e-2)
+    optimizer = optax.chain(optax.adam(0.3), plateau)
+    result = ff.train(net0, optimizer, steps=40, split=split, log_every=10, progress=False)
+    net, state, _ = _hand_loop(net0, optimizer, split, 40, "mean", 10, extra_args=True)
+    assert tree_allclose(result.net, net, rtol=1e-8, atol=1e-10)
+    assert tree_allclose(result.opt_state, state, rtol=1e-8, atol=1e-10)
+    assert float(result.opt_state[1].scale) < 1  # the rule saw the loss plateau and acted
+    loss = np.asarray(result.history.train_loss)
+    assert loss[-1] < 0.5 * loss[0]
+    # lbfgs: its line search evaluates `value_fn`, and keeps the value and gradient at the
+    # accepted point, which must be the train loss (`fourierflow.loss`) of the final network.
+    result = ff.train(net0, optax.lbfgs(), steps=20, split=split, log_every=10, progress=False)
+    search = result.opt_state[-1]
+    np.testing.assert_allclose(search.value, ff.loss(result.net, x, y, "mean"), rtol=1e-10)
+    assert tree_allclose(search.grad, jax.grad(ff.loss)(result.net, x, y, "mean"), rtol=1e-8)
+    loss = np.asarray(result.history.train_loss)
+    assert loss[-1] < 0.1 * loss[0]
+
+
+def test_schedule_free_is_evaluated_at_its_evaluation_point(getkey, tmp_path):
+    """Metrics, snapshots and `net` are at `schedule_free_eval_params`; the iterate that the
+    state continues from is `iterate` (all against a hand-written loop), and it is what a
+    checkpoint resumes from."""
+    net0 = ff.init_gaussian(getkey(), P, 8, 1.0, "relu")
+    split = ff.random_split(getkey(), P, 0.8)
+    optimizer = optax.contrib.schedule_free_adamw(0.05, b1=0.9)
+    kw = dict(split=split, log_every=10, snapshot_every=10, progress=False)
+    result = ff.train(net0, optimizer, steps=20, checkpoint_dir=tmp_path, checkpoint_every=10, **kw)
+    iterate, state, _ = _hand_loop(net0, optimizer, split, 20, "mean", 10)
+    evaluation = optax.contrib.schedule_free_eval_params(state, iterate)
+    assert tree_allclose(result.iterate, iterate, rtol=1e-10, atol=1e-12)
+    assert tree_allclose(result.opt_state, state, rtol=1e-10, atol=1e-12)
+    assert tree_allclose(result.net, evaluation, rtol=1e-10, atol=1e-12)
+    assert not tree_allclose(evaluation, iterate, rtol=1e-3)  # the two points differ
+    last = jtu.tree_map(lambda a: a[-1], result.snapshots)
+    assert tree_allclose(last, evaluation, rtol=1e-10, atol=1e-12)
+    x, y = split.pairs(split.train)
+    np.testing.assert_allclose(
+        result.history.train_loss[-1], ff.loss(evaluation, x, y, "mean"), rtol=1e-10
+    )
+    # Resumed from step 10, the run continues from the iterate, not the evaluation point.
+    for ext in ("json", "eqx", "npz"):
+        (tmp_path / f"step_000000020.{ext}").unlink()
+    resumed = ff.train(net0, optimizer, steps=20, checkpoint_dir=tmp_path, resume=True, **kw)
+    for a, b in zip(jtu.tree_leaves(resumed), jtu.tree_leaves(result), strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
 
 
 def test_invalid_arguments_rejected_before_compiling(getkey, tmp_path, monkeypatch):
