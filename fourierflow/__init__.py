@@ -79,7 +79,11 @@ from ._init import (
     init_multi_frequency as init_multi_frequency,
     init_single_frequency as init_single_frequency,
 )
-from ._io import write_json as write_json
+from ._io import (
+    lock_folder as lock_folder,
+    write_atomic as write_atomic,
+    write_json as write_json,
+)
 from ._leakage import (
     decoupled_loss as decoupled_loss,
     gradient_spectrum as gradient_spectrum,
@@ -106,7 +110,7 @@ from ._network import (
     folded_loss as folded_loss,
     loss as loss,
 )
-from ._outcome import Outcome as Outcome
+from ._outcome import Outcome as Outcome, to_names as outcome_names
 from ._reduced_ode import (
     invariants as invariants,
     reduced_vector_field as reduced_vector_field,

@@ -90,7 +90,9 @@ def _batch(x, r, options) -> _Ends:
     t_stop = jnp.where(frame.at_pi, 0.0, tau / (r * frame.s))
     t_delta = jnp.where(aligned & ~frame.at_pi, t_stop, jnp.inf)
     ell_end = jnp.where(aligned, ell_delta, ell0 + u1 * L)
-    D_end = jnp.where(skip, jnp.remainder(x["D0"], 2 * jnp.pi), D_from_ell(ell_end, frame.sigma, jnp))
+    D_end = jnp.where(
+        skip, jnp.remainder(x["D0"], 2 * jnp.pi), D_from_ell(ell_end, frame.sigma, jnp)
+    )
     phi, psi = (wrap_angle(y1[3]), wrap_angle(y1[4])) if phase0 else (None, None)
     state = ReducedState(frame.s * jnp.exp(y1[0]), frame.s * jnp.exp(y1[1]), D_end, phi, psi)
     steps = jnp.broadcast_to(sol.stats["num_steps"], t_stop.shape)

@@ -202,6 +202,7 @@ def compare(
     stepsize_controller: dfx.AbstractStepSizeController | None = None,
     max_steps: int = 100_000,
     throw: bool = True,
+    progress: bool = False,
 ) -> Comparison:
     """Run the exact flow, the main flow and the per-frequency ODE from `net0` (Thm 5.2).
 
@@ -225,6 +226,7 @@ def compare(
     - `blowup`: the blow-up guard of every solve.
     - `solver`, `stepsize_controller`, `max_steps`, `throw`: Diffrax's, for all three solves
       (default controller `PIDController(rtol=1e-8, atol=1e-12)`).
+    - `progress`: show a progress bar over the three solves.
 
     **Returns:**
 
@@ -256,11 +258,17 @@ def compare(
         max_steps=max_steps,
         throw=throw,
     )
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=3, disable=not progress, desc="compare", unit="solve")
     spectra, t_aligned, t_end, t_stop, result = {}, {}, {}, {}, {}
     for name, solve in (("exact", solve_exact), ("main", solve_main)):
+        bar.set_postfix_str(f"{name} flow")
         spectra[name], t_aligned[name], t_end[name], t_stop[name], result[name] = _stage(
             solve, net0, jnp.asarray(ts, dtype=float), delta, c_end, blowup, kw
         )
+        bar.update()
+    bar.set_postfix_str("per-frequency ODE")
     ts = jnp.asarray(ts, dtype=float)
     red = solve_reduced(
         alpha0,
@@ -272,6 +280,8 @@ def compare(
         event=[blowup] + ([] if c_end is None else [MagnitudeAbove(c_end)]),
         **kw,
     )
+    bar.update()
+    bar.close()
     t_end["reduced"] = jnp.min(red.event_time(MagnitudeAbove))
     t_stop["reduced"] = jnp.min(red.t_stop)
     result["reduced"] = red.result

@@ -217,7 +217,7 @@ def run_demo(out: str | Path = "out/demo", seed: int = 0) -> dict:
 
     The summary dict written to `summary.json`.
     """
-    from ._experiments import run_experiment
+    from .experiments import run_experiment
 
     jax.config.update("jax_enable_x64", True)
     out = Path(out)

@@ -86,7 +86,7 @@ def solve_dominance(
     eps: Float[ArrayLike, "*batch"],
     *,
     reduction: Reduction = "sum",
-    event: BlowUp = BlowUp(1e100),
+    event: BlowUp = BlowUp(1e12),
     solver: dfx.AbstractSolver | None = None,
     stepsize_controller: dfx.AbstractStepSizeController | None = None,
     dt0: float | None = None,
@@ -108,8 +108,10 @@ def solve_dominance(
     - `kappa`: common initial magnitude (> 0); `D0`: initial phase differences, last axis K
       (>= 2) frequencies; `p`: the modulus (sets the rate; warns when not prime).
     - `eps`: dominance ratio in (0, 1); `reduction`: `"sum"` or `"mean"`.
-    - `event`: the blow-up guard, `BlowUp(beta_max)` on the winner (default `1e100`: the
-      log-variables resolve near-ties whose dominance needs a huge growth).
+    - `event`: the blow-up guard, `BlowUp(beta_max)` on the winner (default `1e12`). Near the
+      blow-up the time left is about `1 / (2 r beta)`, so float64 resolves growth up to about
+      `1e13 / (r t_star)`: a near-tie whose dominance needs more growth than that stops on the
+      guard (`event_mask[0]`), with `t_eps = inf`, instead of running out of steps.
     - `solver`, `stepsize_controller`, `dt0`, `max_steps`, `adjoint`, `progress_meter`,
       `throw`: Diffrax's (default controller `PIDController(rtol=1e-8, atol=1e-10)`).
     - `event_rtol`: tolerance of the event time's root find.

@@ -23,12 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_choice, check_modulus, check_positive_int, check_reduction
-from ._types import Array, ArrayLike, Float, Int, Reduction
 from ._activations import get_activation
+from ._checks import check_choice, check_modulus, check_positive_int, check_reduction
 from ._data import all_pairs
 from ._fourier import num_frequencies, polar
 from ._network import TwoLayerNet, loss
+from ._types import Array, ArrayLike, Float, Int, Reduction
 
 
 def _check_net(net: TwoLayerNet) -> None:

@@ -13,11 +13,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import check_choice, check_modulus, check_positive, check_reduction
-from ._types import Array, ArrayLike, Float, Int, Reduction
 from ._activations import get_activation
+from ._checks import check_choice, check_modulus, check_positive, check_reduction
 from ._fourier import num_frequencies
 from ._network import TwoLayerNet
+from ._types import Array, ArrayLike, Float, Int, Reduction
 
 
 def _gaps(logits, z):

@@ -2,9 +2,9 @@
 
 import jax.numpy as jnp
 
-from ._types import Array, Float, Int
 from ._fourier import dominant_frequency, ipr, phase_difference, polar
 from ._network import TwoLayerNet
+from ._types import Array, Float, Int
 
 
 def neuron_spectrum(net: TwoLayerNet) -> dict[str, Float[Array, "*batch M K"]]:

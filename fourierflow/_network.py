@@ -6,10 +6,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._checks import check_reduction
-from ._types import Array, ArrayLike, Float, Int, Reduction
 from ._activations import get_activation
+from ._checks import check_reduction
 from ._data import FoldedPairs
+from ._types import Array, ArrayLike, Float, Int, Reduction
 
 
 class TwoLayerNet(eqx.Module):

@@ -25,7 +25,7 @@ class Outcome(eqx.Enumeration):
     `fourierflow.Outcome` results are stored in files by these names.
     """
 
-    successful = "completed: the solve reached its end time without an event"
+    successful = "completed without an event (a solve reached its end time, a run its last step)"
     event = "stopped on one of its events (the solution's `event_mask` says which)"
     never_aligns = (
         "D0 = pi (mod 2pi) is the unstable fixed point of the per-frequency ODE: the phase "
@@ -106,7 +106,16 @@ def names() -> tuple[str, ...]:
 
 
 def to_names(outcome: Outcome) -> np.ndarray:
-    """The names of a (batch of) outcome(s) as a NumPy string array: how files store them."""
+    """The names of a (batch of) outcome(s), e.g. `"event"`, `"never_aligns"`.
+
+    **Arguments:**
+
+    - `outcome`: a `fourierflow.Outcome` of any batch shape (e.g. a solution's `result`).
+
+    **Returns:**
+
+    A NumPy string array of the same shape (how files store outcomes).
+    """
     return np.asarray(names(), dtype=str)[np.asarray(_codes(outcome))]
 
 
@@ -148,7 +157,6 @@ def counts(outcome: Outcome) -> dict[str, int]:
 def message(name: str) -> str:
     """The message of the outcome called `name`."""
     return Outcome[getattr(Outcome, name)]
-
 
 
 def worst(outcome: Outcome, axis: int = -1) -> Outcome:

@@ -147,7 +147,9 @@ def scaled_initial_state(alpha0, beta0, D0) -> tuple[Frame, Float[Array, "3"]]:
 def natural_state(y, frame: Frame) -> ReducedState:
     """The `ReducedState` of a scaled state `y` (phases when `y` has 5 components)."""
     phi, psi = (wrap_angle(y[3]), wrap_angle(y[4])) if y.shape[0] == 5 else (None, None)
-    D = jnp.where(frame.at_pi, jnp.remainder(jnp.pi, 2 * jnp.pi), D_from_ell(y[2], frame.sigma, jnp))
+    D = jnp.where(
+        frame.at_pi, jnp.remainder(jnp.pi, 2 * jnp.pi), D_from_ell(y[2], frame.sigma, jnp)
+    )
     s = frame.s
     return ReducedState(s * jnp.exp(y[0]), s * jnp.exp(y[1]), D, phi, psi)
 
@@ -324,7 +326,9 @@ def solve_reduced(
     try:
         flat_events = jax.tree.map(lambda a: jnp.broadcast_to(a, shape).reshape(-1), events)
     except ValueError:
-        raise ValueError(f"event thresholds must broadcast with the states' shape {shape}.") from None
+        raise ValueError(
+            f"event thresholds must broadcast with the states' shape {shape}."
+        ) from None
     x = {n: a.reshape(-1) for n, a in zip(names, arrays, strict=True)}
     r = reduced_rate(p, reduction)
     ts_out, ys, result, stats, t_stop, y_stop, mask = _solve_flat(

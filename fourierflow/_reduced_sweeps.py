@@ -175,8 +175,8 @@ def sweep_alignment(
     if chunk_size is None:
         platform_devices = jax.devices() if devices is None else list(devices)
         per_device = alignment_chunk_size(platform_devices[0].platform)
-        chunk_size = CLOSED_FORM_CHUNK if method == "closed_form" else per_device * len(
-            platform_devices
+        chunk_size = (
+            CLOSED_FORM_CHUNK if method == "closed_form" else per_device * len(platform_devices)
         )
     metadata = {
         "sweep": "alignment",

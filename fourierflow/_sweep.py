@@ -18,7 +18,7 @@ import jax.tree_util as jtu
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from ._checks import check_choice, check_positive_int
+from ._checks import check_choice, check_positive_int, warn_if_float32
 from ._chunking import default_chunk_size
 from ._io import run_metadata, to_jsonable
 from ._outcome import (
@@ -184,6 +184,7 @@ def sweep(
     """
     if not callable(fn):
         raise TypeError(f"`fn` must be callable; got {type(fn).__name__}.")
+    warn_if_float32("sweep")
     check_choice(strategy, "strategy", ("shard_map", "jit"))
     shard = parse_shard(shard)
     leaves = jtu.tree_leaves(inputs)

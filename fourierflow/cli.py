@@ -1,28 +1,71 @@
-"""The `fourierflow` command line (tyro): `demo`, `compare`, `sweep`, `merge`, `train`,
-`reproduce`.
+"""The `fourierflow` command line: `demo`, `compare`, `sweep`, `merge`, `train`, `reproduce`.
 
-Every run writes into one output folder: PNG figures, a JSON of the numbers and
-`metadata.json` (package versions, arguments, seed, devices, git revision). Arguments are
-checked before anything compiles. The command line always runs in float64.
+Every run writes into one output folder: figures, a JSON of the numbers and `metadata.json`
+(package versions, arguments, seed, devices, git revision). The command line runs in float64.
+
+Exit codes: 0 success; 2 a usage error (a bad argument, an unusable output folder), reported in
+one line before anything is computed or written; 1 any other error, with its traceback (a bug
+or a failure of the computation is never disguised as a usage error); 130 interrupted.
 """
 
+import contextlib
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Literal
 
 from tyro.conf import Positional
 
-from ._experiments import list_experiments, run_experiment
+_CONFIG_NAMES = Literal[
+    "standard", "grokking", "quad_random", "quad_single_freq", "relu_single_freq"
+]
+
+
+class UsageError(Exception):
+    """A bad command-line argument: reported in one line, exit code 2."""
+
+
+@contextlib.contextmanager
+def _checking_arguments():
+    """The checks of a command's arguments: their `ValueError`/`TypeError` are usage errors.
+    Errors raised later, while computing, keep their traceback."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+
+
+def _output_folder(out: Path) -> Path:
+    """`out`, created and checked writable (a usage error otherwise)."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".fourierflow-probe-"):
+            pass
+    except OSError as error:
+        raise UsageError(f"`out`: cannot write to {out}: {error.strerror or error}") from None
+    return out
+
+
+def _unwritten(out: Path) -> None:
+    """Usage check of an output folder without creating it: its nearest existing parent must
+    be a writable folder."""
+    parent = Path(out).resolve()
+    while not parent.exists():
+        parent = parent.parent
+    if not (parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)):
+        raise UsageError(f"`out`: cannot create or write {out} ({parent} is not writable).")
 
 
 def _start(command: str, out: Path, **arguments) -> Path:
+    """Enable float64, create the output folder and record the run's metadata."""
     import jax
 
     from . import _io
 
     jax.config.update("jax_enable_x64", True)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_folder(out)
     _io.write_json(out / "metadata.json", _io.run_metadata(command=command, out=out, **arguments))
     return out
 
@@ -30,8 +73,29 @@ def _start(command: str, out: Path, **arguments) -> Path:
 def _savefig(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=150)
     plt.close(fig)
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+def _check_flow_size(p: int, width: int) -> None:
+    """Refuse an exact flow that cannot fit in memory: its loss builds the logits of the
+    `p^2 / 2` folded pairs, `p` numbers each, and the activations, `width` each (float64,
+    with their gradients: about 4 copies)."""
+    pairs = p * (p + 1) // 2
+    need = 4 * 8 * pairs * (p + width)
+    have = _memory_bytes()
+    if need > 0.8 * have:
+        raise UsageError(
+            f"`p`={p}, `width`={width}: the exact flow needs about {need / 2**30:.1f} GiB of "
+            f"memory and this machine has {have / 2**30:.1f} GiB; choose a smaller p."
+        )
 
 
 def demo(out: Path = Path("out/demo"), seed: int = 0) -> None:
@@ -42,6 +106,7 @@ def demo(out: Path = Path("out/demo"), seed: int = 0) -> None:
         out: output folder.
         seed: PRNG seed.
     """
+    _unwritten(out)
     from ._demo import run_demo
 
     summary = run_demo(out, seed)
@@ -55,65 +120,98 @@ def compare(
     kappa: float = 0.02,
     init: Literal["single_frequency", "multi_frequency"] = "single_frequency",
     reduction: Literal["sum", "mean"] = "sum",
+    delta: float = 0.01,
     c_end_over_kappa: float = 10.0,
+    t_end: float | None = None,
     n_times: int = 300,
     seed: int = 0,
 ) -> None:
-    """Exact gradient flow vs main flow vs per-frequency ODE from one initialization.
+    """Exact gradient flow vs main flow vs per-frequency ODE from one initialization: the
+    trajectories, their gaps and the event times of the initial stage.
 
     Args:
         out: output folder.
         p: modulus (odd, >= 3).
         width: number of neurons.
-        kappa: initial magnitude.
+        kappa: initial magnitude, in (0, 1] (the theory's small-weight regime).
         init: the initialization.
         reduction: loss reduction.
-        c_end_over_kappa: stop at the end of the initial stage, max |weight| = this * kappa.
-        n_times: number of saved times.
+        delta: alignment tolerance in (0, 1): record when every neuron has |sin D| <= delta.
+        c_end_over_kappa: the end of the initial stage, max |weight| = this * kappa (> 1).
+        t_end: the last saved time (default: 3 x the earliest blow-up time of the reduced ODE;
+            the solves stop earlier on their events).
+        n_times: number of saved times (>= 2).
         seed: PRNG seed.
     """
-    import jax.numpy as jnp
     import jax.random as jr
 
-    from . import _io
-    from .flows import compare as run_compare
+    from ._checks import check_in_open_interval, check_positive_int
+    from ._closed_form import blowup_time
     from ._init import init_multi_frequency, init_single_frequency
-    from .reduced import blowup_time
 
-    make = init_single_frequency if init == "single_frequency" else init_multi_frequency
-    net0 = make(jr.key(seed), p, width, kappa)  # checks p, width, kappa before compiling
-    if not c_end_over_kappa > 1:
-        raise ValueError(f"`c_end_over_kappa` must be > 1; got {c_end_over_kappa!r}.")
-    out = _start(
-        "compare",
-        out,
-        p=p,
-        width=width,
-        kappa=kappa,
-        init=init,
-        reduction=reduction,
-        c_end_over_kappa=c_end_over_kappa,
-        n_times=n_times,
-        seed=seed,
+    with _checking_arguments():
+        if not 0 < kappa <= 1:
+            raise ValueError(f"`kappa` must lie in (0, 1]; got kappa={kappa!r}.")
+        check_in_open_interval(delta, "delta", 0.0, 1.0)
+        if not c_end_over_kappa > 1:
+            raise ValueError(f"`c_end_over_kappa` must be > 1; got {c_end_over_kappa!r}.")
+        if check_positive_int(n_times, "n_times") < 2:
+            raise ValueError(f"`n_times` must be >= 2; got n_times={n_times}.")
+        if t_end is not None and not (0 < t_end < float("inf")):
+            raise ValueError(f"`t_end` must be finite and > 0; got t_end={t_end!r}.")
+        make = init_single_frequency if init == "single_frequency" else init_multi_frequency
+        net0 = make(jr.key(seed), p, width, kappa)  # checks p, width, kappa
+        _check_flow_size(p, width)
+        _unwritten(out)
+    import jax.numpy as jnp
+    import numpy as np
+
+    from . import _io
+    from ._compare import compare as run_compare
+
+    arguments = dict(p=p, width=width, kappa=kappa, init=init, reduction=reduction)
+    arguments |= dict(delta=delta, c_end_over_kappa=c_end_over_kappa, t_end=t_end)
+    out = _start("compare", out, n_times=n_times, seed=seed, **arguments)
+    if t_end is None:  # the fastest neuron's blow-up bounds every solve
+        t_end = 3 * float(np.min(blowup_time(kappa, kappa, np.pi / 2, p, reduction=reduction)))
+    ts = jnp.linspace(0.0, t_end, n_times)
+    cmp = run_compare(
+        net0, ts, reduction=reduction, delta=delta, c_end=c_end_over_kappa * kappa, progress=True
     )
-    rate = p if reduction == "sum" else 1 / p
-    # the blow-up of the fastest neuron bounds every solve; events stop each one earlier
-    t_star = float(jnp.min(blowup_time(kappa, kappa, jnp.pi / 2, p, reduction=reduction)))
-    ts = jnp.linspace(0.0, 3 * t_star, n_times)
-    cmp = run_compare(net0, ts, reduction=reduction, c_end=c_end_over_kappa * kappa)
+    from ._outcome import to_names
     from .plots.flows import plot_flow_comparison
 
     _savefig(plot_flow_comparison(cmp, neuron=0), out / "comparison_neuron0.png")
-    numbers = dict(
-        t_stop_exact=cmp.t_stop_exact,
-        t_stop_main=cmp.t_stop_main,
-        scaled_t_stop=rate * kappa * cmp.t_stop,
-        exact_vs_reduced=cmp.error("exact", "reduced"),
-        main_vs_reduced=cmp.error("main", "reduced"),
-        max_leak_exact_over_kappa=jnp.max(jnp.where(cmp.valid[:, None], cmp.leak_exact, 0)) / kappa,
+    rate = p if reduction == "sum" else 1 / p
+    rows = {}
+    for method in ("exact", "main", "reduced"):
+        rows[method] = dict(
+            t_aligned=float(cmp.t_aligned[method]),
+            t_end=float(cmp.t_end[method]),
+            t_stop=float(cmp.t_stop[method]),
+            tau_stop=float(rate * kappa * cmp.t_stop[method]),
+            outcome=sorted(set(np.atleast_1d(to_names(cmp.result[method])).tolist())),
+        )
+    errors = {
+        f"{a}_vs_reduced": {k: float(v) for k, v in cmp.error(a, "reduced").items()}
+        for a in ("exact", "main")
+    }
+    leak = float(jnp.max(jnp.where(cmp.valid[:, None], cmp.leak_exact, 0)) / kappa)
+    _io.write_json(
+        out / "results.json", dict(methods=rows, errors=errors, max_leak_exact_over_kappa=leak)
     )
-    _io.write_json(out / "results.json", numbers)
-    print(f"compare: exact vs reduced {numbers['exact_vs_reduced']}; see {out}")
+    print(f"compare: p={p}, width={width}, kappa={kappa}, delta={delta}, c_end={c_end_over_kappa}k")
+    print(f"{'method':8s} {'t_aligned':>11s} {'t_end':>11s} {'t_stop':>11s}  outcome")
+    for method, r in rows.items():
+        print(
+            f"{method:8s} {r['t_aligned']:11.5g} {r['t_end']:11.5g} {r['t_stop']:11.5g}  "
+            f"{', '.join(r['outcome'])}"
+        )
+    for name, e in errors.items():
+        print(
+            f"max rel. error {name}: alpha {e['alpha']:.2e}, beta {e['beta']:.2e}, D {e['D']:.2e}"
+        )
+    print(f"max off-frequency leak of the exact flow / kappa: {leak:.2e}; see {out}")
 
 
 def sweep(
@@ -129,14 +227,16 @@ def sweep(
     shard: str | None = None,
     seed: int = 0,
 ) -> None:
-    """Sweep random initial states: alignment times (Thm 5.3) or the frequency lottery (Lemma C.3).
+    """Sweep random initial states: alignment times (Thm 5.3) or the frequency lottery
+    (Lemma C.3).
 
-    Writes OUT/sweep.npz (or OUT/sweep-shard-i-of-N.npz with --shard i/N; combine the shards with
-    `fourierflow merge`).
+    Writes OUT/sweep.npz (or OUT/sweep-shard-i-of-N.npz with --shard i/N; combine the shards
+    with `fourierflow merge`).
 
     Args:
-        kind: "alignment": t_delta of single-frequency trajectories, D0 uniform, kappa log-uniform;
-            "lottery": multi-frequency neurons' reduced ODEs, winner = argmin_k B_k(0).
+        kind: "alignment": t_delta of single-frequency trajectories, D0 uniform, kappa
+            log-uniform; "lottery": multi-frequency neurons' per-frequency ODEs, winner =
+            argmin_k B_k(0).
         out: output folder.
         n: number of trajectories (alignment) or neurons (lottery).
         p: modulus (odd, >= 3).
@@ -149,18 +249,22 @@ def sweep(
         shard: "i/N" to run only shard i of N (multi-process / multi-host runs).
         seed: PRNG seed (every shard must use the same one).
     """
-    import numpy as np
+    from ._checks import check_in_open_interval, check_modulus, check_positive_int
+    from ._sweep import parse_shard
 
-    from ._checks import check_modulus, check_positive_int
-    from .sweeps import parse_shard
-
-    check_modulus(p)
-    check_positive_int(n, "n")
-    if not 0 < delta < 1:
-        raise ValueError(f"`delta` must lie in (0, 1); got delta={delta!r}.")
-    if not 0 < kappa_min <= kappa_max:
-        raise ValueError(f"need 0 < kappa_min <= kappa_max; got {kappa_min!r}, {kappa_max!r}.")
-    shard_ij = parse_shard(shard)
+    with _checking_arguments():
+        check_modulus(p)
+        check_positive_int(n, "n")
+        check_in_open_interval(delta, "delta", 0.0, 1.0)
+        if not 0 < kappa_min <= kappa_max < float("inf"):
+            raise ValueError(
+                f"`kappa_min`, `kappa_max` need 0 < kappa_min <= kappa_max < inf; got "
+                f"{kappa_min!r}, {kappa_max!r}."
+            )
+        if chunk_size is not None:
+            check_positive_int(chunk_size, "chunk_size")
+        shard_ij = parse_shard(shard)
+        _unwritten(out)
     out = _start(
         "sweep",
         out,
@@ -175,9 +279,11 @@ def sweep(
         shard=shard,
         seed=seed,
     )
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     if kind == "alignment":
-        from .sweeps import sweep_alignment
+        from ._reduced_sweeps import sweep_alignment
 
         D0 = rng.uniform(-np.pi, np.pi, n)
         kappa = np.exp(rng.uniform(np.log(kappa_min), np.log(kappa_max), n))
@@ -185,8 +291,8 @@ def sweep(
             D0, kappa, p, delta, method=method, chunk_size=chunk_size, shard=shard_ij, seed=seed
         )
     else:
-        from .reduced import blowup_time
-        from .sweeps import sweep_lottery
+        from ._closed_form import blowup_time
+        from ._reduced_sweeps import sweep_lottery
 
         K = (p - 1) // 2
         D0 = rng.uniform(0, 2 * np.pi, (n, K))
@@ -197,7 +303,7 @@ def sweep(
         )
     name = "sweep.npz" if shard_ij is None else f"sweep-shard-{shard_ij[0]}-of-{shard_ij[1]}.npz"
     path = result.save(out / name)
-    print(f"sweep: {result.n} elements, status {result.describe()}; wrote {path}")
+    print(f"sweep: {result.n} elements, outcomes {result.describe()}; wrote {path}")
 
 
 def merge(files: Positional[list[Path]], out: Path = Path("out/sweep/sweep.npz")) -> None:
@@ -207,52 +313,90 @@ def merge(files: Positional[list[Path]], out: Path = Path("out/sweep/sweep.npz")
         files: the shard files.
         out: the merged file.
     """
-    from .sweeps import SweepResult
+    from ._sweep_result import SweepResult
 
-    missing = [str(f) for f in files if not Path(f).exists()]
-    if missing:
-        raise ValueError(f"`files` not found: {missing}")
-    merged = SweepResult.merge([SweepResult.load(f) for f in files])
+    with _checking_arguments():
+        missing = [str(f) for f in files if not Path(f).is_file()]
+        if missing:
+            raise ValueError(f"`files` not found: {missing}")
+        shards = [SweepResult.load(f) for f in files]
+        _unwritten(Path(out).parent)
+    merged = SweepResult.merge(shards)
     print(f"merged {len(files)} shards, {merged.n} elements: wrote {merged.save(out)}")
 
 
 def train(
-    config: Positional[
-        Literal["standard", "grokking", "quad_random", "quad_single_freq", "relu_single_freq"]
-    ],
+    config: Positional[_CONFIG_NAMES],
     out: Path | None = None,
     seed: int = 0,
+    p: int | None = None,
+    width: int | None = None,
+    activation: str | None = None,
+    optimizer: Literal["adamw", "sgd"] | None = None,
+    lr: float | None = None,
+    wd: float | None = None,
+    frac_train: float | None = None,
     steps: int | None = None,
+    log_every: int | None = None,
     checkpoint_every: int = 5000,
     resume: bool = False,
 ) -> None:
-    """Train a named configuration of the reference code, with checkpoints.
+    """Train a named configuration of the paper's code, with checkpoints; any field can be
+    overridden (e.g. --p 97 --lr 1e-3).
 
     Args:
         config: the named configuration.
         out: output folder (default out/train-CONFIG); checkpoints go to OUT/checkpoints.
-        seed: PRNG seed.
-        steps: override the configuration's number of steps.
+        seed: PRNG seed (initialization and split).
+        p: modulus (odd, >= 3).
+        width: number of neurons.
+        activation: activation name (relu, quad, abs, quartic, softplus, exp, identity, cube).
+        optimizer: adamw or sgd.
+        lr: learning rate.
+        wd: weight decay (AdamW's, decoupled).
+        frac_train: training fraction in (0, 1] (1: full data).
+        steps: number of optimizer steps.
+        log_every: steps between metric records (steps must be a multiple).
         checkpoint_every: steps between atomic checkpoints.
-        resume: continue from the latest checkpoint in OUT/checkpoints (bit-identical).
+        resume: continue from the latest intact checkpoint in OUT/checkpoints.
     """
-    from . import _io
     from ._checks import check_positive_int
-    from ._configs import get_config, run_config
-    from ._train import grokking_stages
 
-    overrides = {} if steps is None else {"steps": check_positive_int(steps, "steps")}
-    cfg = get_config(config, **overrides)
-    check_positive_int(checkpoint_every, "checkpoint_every")
-    out = _start(
-        "train",
-        out or Path(f"out/train-{config}"),
-        config=config,
-        seed=seed,
-        steps=cfg.steps,
-        checkpoint_every=checkpoint_every,
-        resume=resume,
+    fields = dict(
+        p=p,
+        width=width,
+        activation=activation,
+        optimizer=optimizer,
+        lr=lr,
+        weight_decay=wd,
+        train_fraction=frac_train,
+        steps=steps,
+        log_every=log_every,
     )
+    overrides = {k: v for k, v in fields.items() if v is not None}
+    out = out or Path(f"out/train-{config}")
+    with _checking_arguments():
+        from ._activations import get_activation
+        from ._configs import get_config
+
+        cfg = get_config(config, **overrides)
+        get_activation(cfg.activation)
+        check_positive_int(checkpoint_every, "checkpoint_every")
+        if checkpoint_every % cfg.log_every:
+            raise ValueError(
+                f"`checkpoint_every` must be a multiple of `log_every` ({cfg.log_every}); got "
+                f"{checkpoint_every}."
+            )
+        _unwritten(out)
+    out = _start(
+        "train", out, config=config, seed=seed, overrides=overrides, resume=resume,
+        checkpoint_every=checkpoint_every,
+    )  # fmt: skip
+    from . import _io
+    from ._configs import run_config
+    from ._train import grokking_stages
+    from .plots.training import plot_history
+
     result = run_config(
         cfg,
         seed,
@@ -260,8 +404,6 @@ def train(
         checkpoint_every=checkpoint_every,
         resume=resume,
     )
-    from .plots.training import plot_history
-
     stages = grokking_stages(result.history)
     _savefig(
         plot_history(
@@ -270,6 +412,7 @@ def train(
         out / "history.png",
     )
     numbers = dict(
+        config=cfg.__dict__,
         history=result.history.as_dict(),
         stages=stages,
         steps=result.step,
@@ -291,40 +434,72 @@ def reproduce(name: Positional[str] = "", list: bool = False, out: Path | None =
     """Regenerate a paper figure or table by name (see --list).
 
     Args:
-        name: the experiment's name (a script of experiments/).
+        name: the experiment's name.
         list: list the experiments with the figure or table each reproduces.
         out: output folder (default: out/NAME).
     """
-    exps = list_experiments()
+    from .experiments import list_experiments, run_experiment
+
+    experiments = list_experiments()
     if list or not name:
-        for stem, doc in exps.items():
+        for stem, doc in experiments.items():
             print(f"{stem:24s} {doc}")
         return
-    if name not in exps:
-        raise SystemExit(f"unknown experiment {name!r}; choose one of: {', '.join(exps)}")
-    out = _start("reproduce", out or Path("out") / name, name=name)
+    with _checking_arguments():
+        if name not in experiments:
+            raise ValueError(
+                f"unknown experiment {name!r}; choose one of: {', '.join(experiments)}"
+            )
+        out = out or Path("out") / name
+        _unwritten(out)
+    out = _start("reproduce", out, name=name)
     run_experiment(name, out)
     print(f"reproduce {name}: see {out}")
 
 
+COMMANDS = {
+    "demo": demo,
+    "compare": compare,
+    "sweep": sweep,
+    "merge": merge,
+    "train": train,
+    "reproduce": reproduce,
+}
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `fourierflow` console script."""
+    """Entry point of the `fourierflow` console script.
+
+    **Arguments:**
+
+    - `argv`: the arguments (default `sys.argv[1:]`).
+
+    **Returns:**
+
+    Nothing; exits with status 2 on a usage error.
+    """
     import tyro
 
-    commands = {
-        "demo": demo,
-        "compare": compare,
-        "sweep": sweep,
-        "merge": merge,
-        "train": train,
-        "reproduce": reproduce,
-    }
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ("--version", "-V"):
+        from . import __version__
+
+        print(f"fourierflow {__version__}")
+        return
     try:
         tyro.extras.subcommand_cli_from_dict(
-            commands,
+            COMMANDS,
             prog="fourierflow",
             description="Training dynamics of two-layer networks learning modular addition.",
-            args=sys.argv[1:] if argv is None else argv,
+            args=argv,
         )
-    except (ValueError, TypeError) as error:  # bad arguments: one clear line, no traceback
-        raise SystemExit(f"fourierflow: error: {error}") from None
+    except UsageError as error:
+        print(f"fourierflow: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        print("fourierflow: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

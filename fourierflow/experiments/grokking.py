@@ -42,6 +42,7 @@ def main(
     checkpoint_every: int = 5000,
     figures: bool = True,
 ) -> dict:
+    jax.config.update("jax_enable_x64", True)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = ff.run_config(

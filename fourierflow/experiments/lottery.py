@@ -21,20 +21,15 @@ import functools
 import json
 import os
 
+import diffrax as dfx
 import jax
+import jax.numpy as jnp
+import jax.random as jr
+import matplotlib.pyplot as plt
+import numpy as np
 
-jax.config.update("jax_enable_x64", True)
-
-import jax.numpy as jnp  # noqa: E402
-import jax.random as jr  # noqa: E402
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import fourierflow as ff  # noqa: E402
-from fourierflow.plots import lottery as lplots  # noqa: E402
+import fourierflow as ff
+from fourierflow.plots import lottery as lplots
 
 
 def _neuron_coords(net):
@@ -74,7 +69,7 @@ def part_a(p, n_neurons, kappa, n_times, seed, progress):
         "kappa": kappa,
         "saved_times": n_times,
         "t_end_over_min_blowup": 0.95,
-        "status": res.describe(),
+        "outcomes": res.describe(),
         "violations": violations,
         "pairs_checked": int(pair_ok.sum()),
         "ties_excluded_B0": int(tie_B.sum()),
@@ -94,7 +89,7 @@ def _exact_flow_winners(net0, p, progress, t_factor):
     t_end = t_factor * np.take_along_axis(t_star_all, first[:, None], 1).min()
     red = ff.sweep_lottery(D0, p, [0.0, t_end], alpha0=alpha0, beta0=beta0, progress=progress)
     ts = jnp.linspace(0.0, t_end, 5)
-    sol = ff.solve_exact(net0, ts, reduction="sum", return_solution=True, throw=False)
+    sol = ff.solve_exact(net0, ts, reduction="sum", throw=False)
     net_end = ff.TwoLayerNet(sol.ys.theta[-1], sol.ys.xi[-1], "quad")
     beta_end = np.asarray(ff.polar(net_end.xi)[0])
     final = np.argmax(beta_end, axis=1) + 1
@@ -104,11 +99,11 @@ def _exact_flow_winners(net0, p, progress, t_factor):
         "neurons": int(net0.width),
         "t_end": float(t_end),
         "t_end_rule": f"{t_factor} x earliest reduced blow-up among neurons",
-        "exact_flow_result": int(sol.result._value),
+        "exact_flow_result": str(ff.outcome_names(sol.result)),
         "exact_flow_t_stop": float(sol.t_stop),
         "max_abs_weight_end": float(max(np.abs(net_end.theta).max(), np.abs(net_end.xi).max())),
         "median_second_over_first_beta_end": float(np.median(top2[:, 0] / top2[:, 1])),
-        "reduced_status": red.describe(),
+        "reduced_outcomes": red.describe(),
         "frac_final_equals_argmin_B0": float(np.mean(final == argmin_B0)),
         "frac_final_equals_reduced": float(np.mean(final == red["winner"])),
         "frac_reduced_equals_argmin_B0": float(np.mean(red["winner"] == argmin_B0)),
@@ -129,10 +124,8 @@ def part_b(p, width, kappa, gaussian_scale, seed, progress, t_factor):
 @functools.cache
 def _dominance_element(p):
     def element(x):
-        res = ff.solve_dominance(x["kappa"], x["D0"], p, x["eps"], throw=False)
-        return {"t_eps": res.t, "winner": res.winner}, jnp.where(
-            res.status == 0, 0, 100 + res.status
-        )
+        sol = ff.solve_dominance(x["kappa"], x["D0"], p, x["eps"], throw=False)
+        return {"t_eps": sol.ts[..., 0], "winner": sol.winner}, sol.result
 
     return element
 
@@ -155,13 +148,12 @@ def part_d(ps, epss, n_neurons, kappa, seed, progress):
                 {"D0": D0, "kappa": np.full(n_neurons, kappa), "eps": np.full(n_neurons, e)},
                 chunk_size=512,
                 progress=progress,
-                extra_status_names={102: "magnitude_guard", 103: "solver_failed"},
             )
             tau = p * kappa * res["t_eps"][res.ok]
             stats[str(e)]["median"].append(float(np.median(tau)))
             stats[str(e)]["p90"].append(float(np.percentile(tau, 90)))
             stats[str(e)]["bound_scale"].append(float(np.log(p) + np.log(1 / e)))
-            raw[f"{p}-{e}"] = {"n_ok": int(res.ok.sum()), "status": res.describe()}
+            raw[f"{p}-{e}"] = {"n_ok": int(res.ok.sum()), "outcomes": res.describe()}
             print(f"(d) p={p} eps={e} median={np.median(tau):.4g} p90={np.percentile(tau, 90):.4g}")
     fits = {}
     for e in epss:
@@ -202,8 +194,9 @@ def part_e(res_a, ts, winner, p, out, n_grid):
     t_fix = float(0.9 * ff.blowup_time(m0.max(), m0.max(), 0.05, p))
 
     def log_beta(m, B):
-        _, beta, _ = ff.solve_reduced(m, m, B, p, jnp.array([0.0, t_fix]), rtol=1e-8, atol=1e-12)
-        return jnp.log(beta[-1])
+        controller = dfx.PIDController(rtol=1e-8, atol=1e-12)
+        sol = ff.solve_reduced(m, m, B, p, jnp.array([0.0, t_fix]), stepsize_controller=controller)
+        return jnp.log(sol.ys.beta[-1])
 
     vg = jax.jit(jax.vmap(jax.value_and_grad(log_beta, argnums=(0, 1))))
     M, Bg = np.meshgrid(m0, Bs)
@@ -290,6 +283,7 @@ def main(
     seed: int = 0,
     progress: bool = True,
 ):
+    jax.config.update("jax_enable_x64", True)
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "results.json")
     numbers = {"seed": seed}

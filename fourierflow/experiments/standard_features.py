@@ -100,6 +100,7 @@ def main(
     checkpoint_root: str = "out/standard_run",
     figures: bool = True,
 ) -> dict:
+    jax.config.update("jax_enable_x64", True)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = ff.run_config(

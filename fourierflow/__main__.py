@@ -1,0 +1,5 @@
+"""`python -m fourierflow`: the command line."""
+
+from .cli import main
+
+main()
