@@ -59,12 +59,9 @@ def _unwritten(out: Path) -> None:
 
 
 def _start(command: str, out: Path, **arguments) -> Path:
-    """Enable float64, create the output folder and record the run's metadata."""
-    import jax
-
+    """Create the output folder and record the run's metadata."""
     from . import _io
 
-    jax.config.update("jax_enable_x64", True)
     out = _output_folder(out)
     _io.write_json(out / "metadata.json", _io.run_metadata(command=command, out=out, **arguments))
     return out
@@ -478,8 +475,11 @@ def main(argv: list[str] | None = None) -> None:
 
     Nothing; exits with status 2 on a usage error.
     """
+    import jax
     import tyro
 
+    # Before anything is built: an initialization drawn in float32 would differ.
+    jax.config.update("jax_enable_x64", True)
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in ("--version", "-V"):
         from . import __version__

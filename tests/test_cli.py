@@ -1,3 +1,6 @@
+"""The command line: usage errors in one line before anything is written, internal errors with
+their traceback, `--version`, the experiments listed, shards that merge, a small compare."""
+
 import json
 from pathlib import Path
 
@@ -6,7 +9,9 @@ import pytest
 
 import fourierflow as ff
 from fourierflow import cli
-from fourierflow._experiments import EXPERIMENTS_DIR, list_experiments
+from fourierflow.experiments import list_experiments
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -14,29 +19,64 @@ from fourierflow._experiments import EXPERIMENTS_DIR, list_experiments
     [
         (["compare", "--p", "4"], "`p`"),
         (["compare", "--kappa", "-1"], "`kappa`"),
+        (["compare", "--kappa", "1e300"], "`kappa`"),
+        (["compare", "--delta", "2"], "`delta`"),
+        (["compare", "--p", "4001"], "GiB"),
         (["sweep", "--delta", "1.5"], "`delta`"),
         (["sweep", "--shard", "3/2"], "`shard`"),
         (["sweep", "--n", "0"], "`n`"),
         (["train", "standard", "--steps", "0"], "`steps`"),
+        (["train", "standard", "--p", "8"], "`p`"),
+        (["train", "standard", "--activation", "tanhh"], "activation"),
+        (["train", "standard", "--checkpoint-every", "150"], "`checkpoint_every`"),
+        (["reproduce", "no_such_experiment"], "unknown experiment"),
+        (["merge", "missing.npz"], "`files`"),
     ],
 )
-def test_bad_arguments_fail_before_work(argv, needle, tmp_path, monkeypatch, capsys):
+def test_usage_errors_are_one_line_and_write_nothing(argv, needle, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
-    assert needle in str(exc.value)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
     assert not list(tmp_path.iterdir()), "nothing may be written for bad arguments"
+
+
+def test_unwritable_output_folder_is_a_usage_error(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "file").write_text("")
+    # A file where a folder is needed is unwritable for root as well.
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["sweep", "--n", "4", "--out", str(locked / "file" / "sub")])
+    assert exc.value.code == 2 and "`out`" in capsys.readouterr().err
+
+
+def test_internal_errors_keep_their_traceback(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr("fourierflow._reduced_sweeps.sweep_alignment", broken)
+    with pytest.raises(ValueError, match="an internal bug"):
+        cli.main(["sweep", "--n", "4", "--out", str(tmp_path / "s")])
+
+
+def test_version(capsys):
+    cli.main(["--version"])
+    assert capsys.readouterr().out.strip() == f"fourierflow {ff.__version__}"
 
 
 def test_reproduce_list_names_every_experiment(capsys):
     cli.main(["reproduce", "--list"])
     printed = capsys.readouterr().out
-    scripts = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.py"))
-    assert scripts and sorted(list_experiments()) == scripts
-    for name in scripts:
+    modules = sorted(
+        p.stem for p in (ROOT / "fourierflow" / "experiments").glob("*.py") if p.stem[0] != "_"
+    )
+    assert modules and sorted(list_experiments()) == modules
+    readme = (ROOT / "experiments" / "README.md").read_text()
+    for name in modules:
         assert name in printed
-    readme = (EXPERIMENTS_DIR / "README.md").read_text()
-    for name in scripts:
         assert f"`{name}`" in readme, f"experiments/README.md lacks {name}"
 
 
@@ -53,3 +93,20 @@ def test_sweep_shards_merge_to_the_whole(tmp_path):
     assert np.allclose(whole["t_delta"], merged["t_delta"], rtol=1e-12, atol=0)
     meta = json.loads(Path(tmp_path / "whole" / "metadata.json").read_text())
     assert meta["arguments"]["seed"] == 3 and "jax" in meta["versions"]
+
+
+def test_compare_reports_the_event_times(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    argv = ["compare", "--p", "5", "--width", "1", "--n-times", "8", "--t-end", "100"]
+    cli.main(argv + ["--out", str(out)])
+    printed = capsys.readouterr().out
+    for method in ("exact", "main", "reduced"):
+        assert method in printed
+    numbers = json.loads((out / "results.json").read_text())
+    rows = numbers["methods"]
+    # The main flow is the per-frequency ODE in weight space: the same event times (the
+    # stage's end differs only by max|w| vs max(alpha, beta) of a sampled cosine).
+    assert abs(rows["main"]["t_aligned"] / rows["reduced"]["t_aligned"] - 1) < 1e-5
+    assert rows["exact"]["outcome"] == ["event"] and rows["main"]["outcome"] == ["event"]
+    assert rows["main"]["t_aligned"] < rows["main"]["t_end"] == rows["main"]["t_stop"]
+    assert (out / "comparison_neuron0.png").stat().st_size > 0
