@@ -30,3 +30,9 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out site
+
+# The dependency floors: the whole suite in a throwaway .venv-floors holding the lowest
+# version of each direct dependency that pyproject.toml allows. Slow; not part of `make test`.
+.PHONY: floors
+floors:
+	PYTHON=$(PYTHON) bash .ci/floors
