@@ -1,4 +1,4 @@
-"""Benchmark: reduced-ODE trajectories solved to their alignment event per second (issue 4).
+"""Benchmark: reduced-ODE trajectories solved to their alignment event per second.
 
 For 1e3 .. 1e6 initial states (D0 uniform, kappa log-uniform in [1e-4, 1e-1], p = 23,
 delta = 1e-2, alpha0 = beta0 = kappa, float64):
@@ -33,7 +33,6 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import fourierflow as ff  # noqa: E402
-from fourierflow.reduced import alignment_time_closed_form, alignment_time_exact  # noqa: E402
 
 
 def _inputs(n, p, delta, seed=0):
@@ -116,7 +115,7 @@ def main(
     }
     # Accuracy of each path on n_check states against the scipy reference.
     D0, kappa, ps, deltas = _inputs(n_check, p, delta, seed=1)
-    exact = alignment_time_exact(kappa, kappa, D0, p, delta)
+    exact = ff.alignment_time_exact(kappa, kappa, D0, p, delta)
     r = ff.sweep_alignment(D0, kappa, ps, deltas, rtol=rtol, atol=atol, progress=False)
     err_ode = _rel_err(r["t_delta"], exact)
     rc = ff.sweep_alignment(D0, kappa, ps, deltas, method="closed_form", progress=False)
@@ -193,7 +192,7 @@ def main(
         print("profile", row)
 
     # The closed form without the sweep machinery: one jitted call on all n states.
-    cf = jax.jit(lambda D0, kappa, delta: alignment_time_closed_form(kappa, kappa, D0, p, delta))
+    cf = jax.jit(lambda D0, kappa, delta: ff.alignment_time_closed_form(kappa, kappa, D0, p, delta))
     for n in sizes:
         D0, kappa, _, deltas = (jnp.asarray(a) for a in _inputs(n, p, delta))
         t0 = time.perf_counter()
@@ -224,7 +223,7 @@ def _reference(results, n_euler, p, delta):
     """The reference way at equal accuracy, and the ratio to the best ODE sweep."""
     D0, kappa, _, _ = _inputs(n_euler, p, delta, seed=2)
     D0 = np.where(np.abs(D0) < 2 * delta, 0.5, D0)  # states that must move
-    exact = alignment_time_exact(kappa, kappa, D0, p, delta)
+    exact = ff.alignment_time_exact(kappa, kappa, D0, p, delta)
     errs, per_step = {}, []
     for h in (1e-2, 1e-3):  # step in scaled time tau = p kappa t
         e = []

@@ -1,4 +1,4 @@
-"""Benchmark of `fourierflow.train` on the `standard` and `grokking` configurations (issue 5).
+"""Benchmark of `fourierflow.train` on the `standard` and `grokking` configurations.
 
 Reports, separately, compile time and run time (metrics every 100 steps, as in the reference),
 steps per wall second and per CPU second (CPU time is far less sensitive to other processes on

@@ -110,7 +110,7 @@ from ._network import (
     folded_loss as folded_loss,
     loss as loss,
 )
-from ._outcome import Outcome as Outcome, to_names as outcome_names
+from ._outcome import Outcome as Outcome, outcome_names as outcome_names
 from ._reduced_ode import (
     invariants as invariants,
     reduced_vector_field as reduced_vector_field,

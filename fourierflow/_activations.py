@@ -1,4 +1,4 @@
-"""Activations by name (SPEC section 2): the network stores a name or any callable."""
+"""Activations by name (theory eqs. (3)-(4)): the network stores a name or any callable."""
 
 from collections.abc import Callable
 

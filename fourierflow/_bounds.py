@@ -26,7 +26,7 @@ def alignment_time_bound(
     *,
     reduction: Reduction = "sum",
 ) -> Float[Array, "*batch"]:
-    """The paper's alignment-time form (Thm 5.3, SPEC 10), for `alpha0 = beta0 = kappa`.
+    """The paper's alignment-time form (Thm 5.3, theory eq. (35)), for `alpha0 = beta0 = kappa`.
 
     `(r kappa)^-1 [1 - (delta / |sin D0|)^(1/3) + max(|D0| - pi/2, 0)]`, with `D0` taken in
     (-pi, pi] and `r = p` ("sum") or `1/p` ("mean"). The paper states `t_delta` is within
@@ -59,7 +59,7 @@ def magnitude_at_alignment(
     D0: Float[ArrayLike, "*batch"],
     delta: Float[ArrayLike, "*batch"],
 ) -> Float[Array, "*batch"]:
-    """`R = beta(t_delta) / kappa` for `alpha0 = beta0 = kappa` (Thm 5.3, SPEC 8).
+    """`R = beta(t_delta) / kappa` for `alpha0 = beta0 = kappa` (Thm 5.3, theory eq. (24)).
 
     The root `R > 1/sqrt(2)` of `R (2R^2 - 1) = |sin D0| / delta`: at alignment
     `alpha^2 beta = |I2| / delta` and `alpha^2 = 2 beta^2 - kappa^2` (the invariants).

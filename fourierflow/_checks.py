@@ -18,7 +18,7 @@ def is_prime(n: int) -> bool:
 
 
 def check_modulus(p, name: str = "p") -> int:
-    """`p` must be an odd integer >= 3 (SPEC section 1)."""
+    """`p` must be an odd integer >= 3 (theory eqs. (1)-(2))."""
     if isinstance(p, bool) or not isinstance(p, int | np.integer):
         raise TypeError(f"`{name}` must be a Python int (odd, >= 3); got {type(p).__name__} {p!r}.")
     p = int(p)
@@ -69,7 +69,7 @@ def check_in_open_interval(value, name: str, low: float, high: float) -> None:
 
 
 def check_reduction(reduction) -> str:
-    """`reduction` must be "sum" or "mean" (SPEC section 3)."""
+    """`reduction` must be "sum" or "mean" (theory eqs. (5)-(6))."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"`reduction` must be one of {REDUCTIONS}; got reduction={reduction!r}.")
     return reduction

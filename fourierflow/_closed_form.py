@@ -115,7 +115,7 @@ def _event_level(tr: _Trajectory, event: str, delta, xp):
 def _event_time(alpha0, beta0, D0, r, event, delta, xp, rf, precomputed=None):
     """Time from the initial state to `event` along the cubic; `rf(x, S, Q)` is R_F.
 
-    From a point at offset `u` to blow-up: `F(u) = R_F(u, y, z) / (2r)` (SPEC 10). From the
+    From a point at offset `u` to blow-up: `F(u) = R_F(u, y, z) / (2r)` (theory eq. (35)). From the
     turning point to offset `u`: Carlson's two-limit formula with one limit at the root `e1`,
     `T(u) = sqrt(u) R_F(Q0, y', z') / (2r)`, `y' + z' = 2 Q0 + u (e1 + 2g)`,
     `y' z' = Q0 Q(u)`, `Q0 = Q(0) = g (g + 2 e1)`: exact in relative terms even for tiny `u`

@@ -1,4 +1,4 @@
-"""Named training configurations matching the reference code (issue 5, paper Section 3).
+"""Named training configurations matching the reference code (paper Section 3).
 
 All use `p = 23`, width 512 and the `"mean"` loss. AdamW is `torch.optim.AdamW` (the
 reference's optimizer), i.e. `optax.adamw`: `eps = 1e-8`, decoupled weight decay multiplied by
@@ -36,7 +36,7 @@ class TrainConfig:
     **Fields:**
 
     - `activation`: a name of `fourierflow.ACTIVATIONS`.
-    - `init`: `"gaussian"` (std `init_scale / sqrt(p)`, SPEC 5) or `"single_frequency"`
+    - `init`: `"gaussian"` (std `init_scale / sqrt(p)`, theory eq. (14)) or `"single_frequency"`
       (Assumption 5.1 with magnitude `kappa`).
     - `init_scale`, `kappa`: the initialization's scale.
     - `optimizer`: `"adamw"` (PyTorch's AdamW, betas (0.9, 0.98): see the module docstring)
@@ -126,7 +126,7 @@ CONFIGS: dict[str, TrainConfig] = {
     # Paper Section 3.3 (Fig. 5, Figs. 10-12).
     "grokking": TrainConfig(lr=1e-4, weight_decay=2.0, train_fraction=0.75, steps=50_000),
     "quad_random": TrainConfig(activation="quad"),
-    # Paper Fig. 14 and the discrete-vs-continuous comparison (SGD follows the flow, SPEC 3).
+    # Paper Fig. 14 and the discrete-vs-continuous comparison (SGD follows the flow: eq. (6)).
     "quad_single_freq": TrainConfig(
         activation="quad",
         init="single_frequency",

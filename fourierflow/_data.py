@@ -1,4 +1,4 @@
-"""The modular-addition data set, seeded splits and symmetry classes (SPEC section 1)."""
+"""The modular-addition data set, seeded splits and symmetry classes (theory eqs. (1)-(2))."""
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -10,7 +10,7 @@ from ._types import Array, Bool, Float, Int
 
 
 def all_pairs(p: int) -> tuple[Int[Array, " n"], Int[Array, " n"]]:
-    """All `p^2` pairs of Z_p x Z_p (SPEC section 1).
+    """All `p^2` pairs of Z_p x Z_p (theory eqs. (1)-(2)).
 
     **Arguments:**
 
@@ -28,7 +28,7 @@ def all_pairs(p: int) -> tuple[Int[Array, " n"], Int[Array, " n"]]:
 class Split(eqx.Module):
     """A train/test split of Z_p x Z_p held as a `(p, p)` boolean grid `train[x, y]`.
 
-    The mirror of a pair is the transpose, so the symmetry classes of SPEC section 1 are
+    The mirror of a pair is the transpose, so the symmetry classes of theory eqs. (1)-(2) are
     elementwise: *common* `train & train.T` (the diagonal counts as common), *rare*
     `train & ~train.T`, *mirror-covered* `~train & train.T`, *unseen* `~train & ~train.T`.
     """

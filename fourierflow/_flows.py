@@ -72,7 +72,7 @@ def flow_args(
 
 def exact_vector_field(t: Float[ArrayLike, ""], y: TwoLayerNet, args: FlowArgs) -> TwoLayerNet:
     """The exact gradient flow `d(theta, xi)/dt = -grad L(theta, xi) - lambda (theta, xi)`
-    (SPEC section 6).
+    (theory eq. (18)).
 
     Any activation, either reduction, full or partial data (the pairs in `args`). The gradient
     is `jax.grad` of `fourierflow.folded_loss` (= `loss` on the train pairs, folded by the
@@ -94,7 +94,7 @@ def exact_vector_field(t: Float[ArrayLike, ""], y: TwoLayerNet, args: FlowArgs) 
 
 
 def _main_flow_rates(theta, xi, reduction):
-    # SPEC 7 as circular correlations: with S = sum(theta), summing the linearised loss
+    # theory eq. (21) as circular correlations: with S = sum(theta), summing the linearised loss
     # sum_{x,y} [-f_z + mean_j f_j] over Z_p exactly gives
     #   dtheta[i] = 4 (sum_y xi[i + y] theta[y] - mean(xi) S),
     #   dxi[j]    = 2 (sum_x theta[x] theta[j - x] - S^2 / p),
@@ -113,7 +113,7 @@ def _main_flow_rates(theta, xi, reduction):
 
 
 def main_flow_vector_field(t: Float[ArrayLike, ""], y: TwoLayerNet, args: FlowArgs) -> TwoLayerNet:
-    """The main flow of SPEC section 7 (Lemma B.3 / B.39) in weight space.
+    """The main flow of theory eq. (21) (Lemma B.3 / B.39) in weight space.
 
     `d theta_m[j]/dt = 2p sum_k alpha_k beta_k cos(w_k j + psi_k - phi_k)`,
     `d xi_m[j]/dt = p sum_k alpha_k^2 cos(w_k j + 2 phi_k)` (rates divided by `p^2` for

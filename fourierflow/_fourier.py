@@ -1,4 +1,4 @@
-"""The real Fourier basis of R^p and polar coordinates per frequency (SPEC section 4).
+"""The real Fourier basis of R^p and polar coordinates per frequency (theory eqs. (7)-(13)).
 
 Conventions: `K = (p - 1) / 2`, `w_k = 2 pi k / p` for k = 1..K. For `v` in R^p,
 `v[j] = g0 / sqrt(p) + sum_k alpha_k cos(w_k j + phi_k)` exactly, with
@@ -29,7 +29,7 @@ def num_frequencies(p: int) -> int:
 
 
 def frequencies(p: int) -> Float[Array, " K"]:
-    """The angular frequencies of SPEC section 4.
+    """The angular frequencies of theory eqs. (7)-(13).
 
     **Arguments:**
 
@@ -88,7 +88,7 @@ def fourier_coefficients(
 def polar(
     v: Float[ArrayLike, "*batch p"],
 ) -> tuple[Float[Array, "*batch K"], Float[Array, "*batch K"]]:
-    """Magnitude and phase of `v` at every frequency (SPEC section 4).
+    """Magnitude and phase of `v` at every frequency (theory eqs. (7)-(13)).
 
     **Arguments:**
 
@@ -137,7 +137,7 @@ def from_polar(
 def phase_difference(
     phi: Float[ArrayLike, "*batch"], psi: Float[ArrayLike, "*batch"]
 ) -> Float[Array, "*batch"]:
-    """The phase difference (SPEC section 4).
+    """The phase difference (theory eqs. (7)-(13)).
 
     **Arguments:**
 
@@ -165,7 +165,7 @@ def wrap_angle(angle: Float[ArrayLike, "*batch"]) -> Float[Array, "*batch"]:
 
 
 def misalignment(D: Float[ArrayLike, "*batch"]) -> Float[Array, "*batch"]:
-    """The misalignment (SPEC section 4).
+    """The misalignment (theory eqs. (7)-(13)).
 
     **Arguments:**
 
@@ -195,7 +195,7 @@ def dominant_frequency(magnitude: Float[ArrayLike, "*batch K"]) -> Int[Array, "*
 
 
 def ipr(v: Float[ArrayLike, "*batch p"]) -> Float[Array, "*batch"]:
-    """Inverse participation ratio of the non-DC spectrum (SPEC section 4).
+    """Inverse participation ratio of the non-DC spectrum (theory eqs. (7)-(13)).
 
     **Arguments:**
 

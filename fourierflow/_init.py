@@ -1,4 +1,4 @@
-"""The four initializations of SPEC section 5."""
+"""The four initializations of theory eqs. (14)-(17)."""
 
 import math
 from collections.abc import Callable, Sequence

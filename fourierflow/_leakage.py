@@ -1,4 +1,5 @@
-"""Harmonic leakage of a single-frequency neuron's gradient (paper Prop 6.3, Obs. 7; SPEC 9).
+"""Harmonic leakage of a single-frequency neuron's gradient (paper Prop 6.3, Obs. 7; theory
+eqs. (44)-(46)).
 
 In the main-flow regime the softmax is the uniform distribution (weights small), so the loss
 decouples over neurons (the paper's `ell_m`, Section B.2): on full data,
@@ -77,7 +78,7 @@ def gradient_spectrum(
     softmax: Literal["uniform", "exact"] = "uniform",
     reduction: Reduction = "sum",
 ) -> dict[str, Float[Array, "M K"]]:
-    """Polar spectrum (SPEC section 4) of the descent direction `-grad L` of every neuron.
+    """Polar spectrum (theory eqs. (7)-(13)) of the descent direction `-grad L` of every neuron.
 
     **Arguments:**
 

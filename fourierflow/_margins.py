@@ -1,5 +1,5 @@
 """Logit margins of constructed networks and a cross-entropy free of cancellation error
-(paper Prop 4.2 / eq. 4.2, Table 2; SPEC 9).
+(paper Prop 4.2 / eq. 4.2, Table 2; theory eqs. (42)-(43)).
 
 A well-separated network has cross-entropies near 1e-15, where `logsumexp(f) - f[z]` (two
 numbers of size |f| ~ 30 subtracted) is pure rounding noise. Written with the logit gaps
@@ -34,7 +34,7 @@ def cross_entropy(
     *,
     method: Literal["log1p", "logsumexp"] = "log1p",
 ) -> Float[Array, ""]:
-    """Cross-entropy of `softmax(logits)` against the labels `z` (SPEC section 3).
+    """Cross-entropy of `softmax(logits)` against the labels `z` (theory eqs. (5)-(6)).
 
     **Arguments:**
 
@@ -121,7 +121,7 @@ def diversified_logits(
     {1, 2, 4}) and leaves, per frequency,
     `a N_k [(1/4)(cos w_k(2x - j) + cos w_k(2y - j)) + (1/2) cos w_k(x + y - j)]`. With all
     frequencies and equal `N` this is `(aN/2)(-1 + (p/2) 1[x+y=j] + (p/4)(1[2x=j] + 1[2y=j]))`
-    (SPEC 9), whose correct logit beats every other by `aNp/8` (`aNp/2` when x = y).
+    (theory eqs. (42)-(43)), whose correct logit beats every other by `aNp/8` (`aNp/2` when x = y).
 
     **Arguments:**
 

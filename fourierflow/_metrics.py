@@ -1,4 +1,4 @@
-"""Progress measures of a network (SPEC section 4): frequency sparsity, phase alignment, norm."""
+"""Progress measures of a network (theory eq. (13)): frequency sparsity, phase alignment, norm."""
 
 import jax.numpy as jnp
 
@@ -8,7 +8,7 @@ from ._types import Array, Float, Int
 
 
 def neuron_spectrum(net: TwoLayerNet) -> dict[str, Float[Array, "*batch M K"]]:
-    """Per-neuron polar coordinates of both layers (SPEC section 4).
+    """Per-neuron polar coordinates of both layers (theory eqs. (7)-(13)).
 
     **Arguments:**
 
@@ -25,7 +25,7 @@ def neuron_spectrum(net: TwoLayerNet) -> dict[str, Float[Array, "*batch M K"]]:
 
 
 def frequency_sparsity(net: TwoLayerNet) -> Float[Array, "*batch"]:
-    """The frequency-sparsity progress measure (SPEC section 4).
+    """The frequency-sparsity progress measure (theory eq. (13)).
 
     **Arguments:**
 
@@ -39,7 +39,7 @@ def frequency_sparsity(net: TwoLayerNet) -> Float[Array, "*batch"]:
 
 
 def dominant_frequencies(net: TwoLayerNet) -> Int[Array, "*batch M"]:
-    """Each neuron's dominant frequency, from the output layer (SPEC section 4).
+    """Each neuron's dominant frequency, from the output layer (theory eqs. (7)-(13)).
 
     **Arguments:**
 
@@ -54,7 +54,7 @@ def dominant_frequencies(net: TwoLayerNet) -> Int[Array, "*batch M"]:
 
 
 def phase_alignment(net: TwoLayerNet) -> Float[Array, "*batch"]:
-    """The phase-alignment progress measure (SPEC section 4).
+    """The phase-alignment progress measure (theory eq. (13)).
 
     **Arguments:**
 
@@ -71,7 +71,7 @@ def phase_alignment(net: TwoLayerNet) -> Float[Array, "*batch"]:
 
 
 def weight_norm(net: TwoLayerNet) -> Float[Array, "*batch"]:
-    """The norm progress measure (SPEC section 4).
+    """The norm progress measure (theory eq. (13)).
 
     **Arguments:**
 

@@ -1,4 +1,4 @@
-"""The two-layer network and its cross-entropy loss (SPEC sections 2-3)."""
+"""The two-layer network and its cross-entropy loss (theory eqs. (3)-(6))."""
 
 from collections.abc import Callable
 
@@ -13,7 +13,7 @@ from ._types import Array, ArrayLike, Float, Int, Reduction
 
 
 class TwoLayerNet(eqx.Module):
-    """Two-layer network without biases for modular addition (SPEC section 2).
+    """Two-layer network without biases for modular addition (theory eqs. (3)-(4)).
 
     One-hot input: `u_m(x, y) = theta_m[x] + theta_m[y]`; with an embedding `E` (d x p):
     `u_m = <E[:, x] + E[:, y], theta_m>`. Logits `f(x, y)[j] = sum_m xi_m[j] act(u_m(x, y))`.
@@ -94,7 +94,7 @@ def loss(
     y: Int[ArrayLike, " n"],
     reduction: Reduction = "sum",
 ) -> Float[Array, ""]:
-    """Cross-entropy of `softmax(f(x, y))` against `z = (x + y) mod p` (SPEC section 3).
+    """Cross-entropy of `softmax(f(x, y))` against `z = (x + y) mod p` (theory eqs. (5)-(6)).
 
     **Arguments:**
 
@@ -134,7 +134,7 @@ def accuracy(
 def folded_loss(
     net: TwoLayerNet, pairs: FoldedPairs, reduction: Reduction = "sum"
 ) -> Float[Array, ""]:
-    """`loss` over a split's train pairs, computed on the folded `x <= y` half (SPEC section 3).
+    """`loss` over a split's train pairs, computed on the folded `x <= y` half (theory eq. (5)).
 
     Equal to `loss(net, *split.pairs(split.train), reduction)` up to rounding, at about half the
     cost; `train` and the exact gradient flow use it.

@@ -105,7 +105,7 @@ def names() -> tuple[str, ...]:
     return tuple(name for name, _ in by_code)
 
 
-def to_names(outcome: Outcome) -> np.ndarray:
+def outcome_names(outcome: Outcome) -> np.ndarray:
     """The names of a (batch of) outcome(s), e.g. `"event"`, `"never_aligns"`.
 
     **Arguments:**
@@ -120,7 +120,7 @@ def to_names(outcome: Outcome) -> np.ndarray:
 
 
 def from_names(values: ArrayLike) -> Outcome:
-    """Outcomes from their names (a string array, as `to_names` writes them).
+    """Outcomes from their names (a string array, as `outcome_names` writes them).
 
     Raises `ValueError` naming any unknown name (e.g. a file from a newer version).
     """
@@ -150,7 +150,7 @@ def concatenate(outcomes: Sequence[Outcome]) -> Outcome:
 
 def counts(outcome: Outcome) -> dict[str, int]:
     """How many elements have each outcome, by name (only the names that occur)."""
-    values, number = np.unique(to_names(outcome).reshape(-1), return_counts=True)
+    values, number = np.unique(outcome_names(outcome).reshape(-1), return_counts=True)
     return {str(v): int(c) for v, c in zip(values, number, strict=True)}
 
 

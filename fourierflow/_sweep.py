@@ -96,9 +96,20 @@ def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
 
 
 def shard_bounds(n: int, shard: tuple[int, int] | None) -> tuple[int, int]:
-    """The contiguous range `[lo, hi)` of the processing order (the elements themselves unless
-    `sweep` is given an `order`) that shard `(i, N)` of an `n`-element sweep holds (`[0, n)`
-    for `None`); the shards of `N` partition `[0, n)`."""
+    """The contiguous range of the processing order that shard `(i, N)` of a sweep holds.
+
+    The processing order is the elements themselves unless `sweep` is given an `order`; the
+    `N` shards partition `[0, n)`.
+
+    **Arguments:**
+
+    - `n`: the number of elements of the whole sweep.
+    - `shard`: `(i, N)`, or `None` for the whole sweep.
+
+    **Returns:**
+
+    `(lo, hi)`: the shard holds positions `lo <= j < hi` (`(0, n)` for `None`).
+    """
     if shard is None:
         return 0, n
     i, N = shard
@@ -118,9 +129,23 @@ def _flag_nonfinite(out, outcome):
     return out, where(is_ok(outcome) & ~finite, Outcome.nonfinite, outcome)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
-def _run_chunk(fn: Callable, batched: bool, mesh: Mesh, strategy: str, xs):
+def _is_key(leaf) -> bool:
+    return jnp.issubdtype(getattr(leaf, "dtype", np.float64), jax.dtypes.prng_key)
+
+
+def _wrap_keys(xs, key_impls):
+    leaves, treedef = jtu.tree_flatten(xs)
+    leaves = [
+        leaf if impl is None else jax.random.wrap_key_data(leaf, impl=impl)
+        for leaf, impl in zip(leaves, key_impls, strict=True)
+    ]
+    return jtu.tree_unflatten(treedef, leaves)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
+def _run_chunk(fn: Callable, batched: bool, mesh: Mesh, strategy: str, key_impls: tuple, xs):
     def block(xs):
+        xs = _wrap_keys(xs, key_impls)
         return _flag_nonfinite(*(fn(xs) if batched else jax.vmap(fn)(xs)))
 
     if strategy == "shard_map":
@@ -160,7 +185,8 @@ def sweep(
       jittable; keep the same function object between calls to reuse its compilation.
       With `batched=True`, `fn` instead maps a block of elements (leading axis) to outputs
       and outcomes with the same leading axis (for solvers that treat a batch as one system).
-    - `inputs`: a dict (or any pytree) of arrays sharing a leading axis `n`.
+    - `inputs`: a dict (or any pytree) of arrays sharing a leading axis `n` (PRNG key arrays
+      too: they travel, and are stored, as their key data).
     - `chunk_size`: elements per chunk (rounded up to a multiple of the device count); bounds
       the memory. Default `default_chunk_size(platform)`: 4096 on CPU, 65536 on GPU/TPU.
       Every chunk has this size (the last is padded), so there is one compilation.
@@ -190,7 +216,12 @@ def sweep(
     leaves = jtu.tree_leaves(inputs)
     if not leaves:
         raise ValueError("`inputs` must hold at least one array.")
-    leaves = [np.asarray(leaf) for leaf in leaves]
+    # PRNG keys travel as their integer data and are wrapped again on the device.
+    key_impls = tuple(jax.random.key_impl(leaf) if _is_key(leaf) else None for leaf in leaves)
+    leaves = [
+        np.asarray(jax.random.key_data(leaf) if impl else leaf)
+        for leaf, impl in zip(leaves, key_impls, strict=True)
+    ]
     if any(leaf.ndim == 0 for leaf in leaves):
         raise ValueError("every array of `inputs` needs a leading batch axis; got a scalar.")
     n_total = leaves[0].shape[0]
@@ -246,7 +277,7 @@ def sweep(
     with tqdm(total=n_chunks, disable=not progress, desc="sweep", unit="chunk") as bar:
         for a, b in bounds:
             # Dispatch this chunk before fetching the previous one: the device keeps busy.
-            result = _run_chunk(fn, bool(batched), mesh, strategy, put(a, b))
+            result = _run_chunk(fn, bool(batched), mesh, strategy, key_impls, put(a, b))
             if pending is not None:
                 outs.append(jtu.tree_map(np.asarray, pending[0][0]))
                 stats.append(take(as_numpy(pending[0][1]), slice(0, pending[1])))
@@ -263,12 +294,13 @@ def sweep(
         outputs = jtu.tree_map(lambda *xs: np.concatenate(xs), *outs)
         outcome = concatenate(stats)
     else:  # an empty shard: trace once to learn the output structure
-        example = jtu.tree_unflatten(treedef, [leaf[:1] for leaf in leaves])
+        example = _wrap_keys(jtu.tree_unflatten(treedef, [leaf[:1] for leaf in leaves]), key_impls)
         shapes = jax.eval_shape(fn if batched else jax.vmap(fn), example)
         outputs = jtu.tree_map(lambda s: np.zeros((0,) + s.shape[1:], s.dtype), shapes[0])
         outcome = as_numpy(full((0,), Outcome.successful))
     # Back to element order (a no-op without `order`).
-    inputs_named = {k: np.asarray(v)[index] for k, v in _flatten_named(inputs, "input").items()}
+    stored = jtu.tree_unflatten(treedef, leaves)  # keys as their integer data
+    inputs_named = {k: np.asarray(v)[index] for k, v in _flatten_named(stored, "input").items()}
     outputs = jtu.tree_map(lambda v: v[rows], outputs)
     outcome = take(outcome, rows)
     meta = run_metadata()

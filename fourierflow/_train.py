@@ -1,12 +1,12 @@
-"""Full-batch Optax training with progress measures and verified checkpoints (issue 5).
+"""Full-batch Optax training with progress measures and verified checkpoints.
 
 The loop is `jax.lax.scan` over `log_every` optimizer steps inside one jitted chunk, so a whole
-run compiles once; after every chunk the metrics of SPEC sections 1-4 are recorded and the
+run compiles once; after every chunk the metrics of theory eqs. (1)-(13) are recorded and the
 finiteness of the weights is read on the host (a diverged run stops there, with its last
 finite state, instead of failing inside jit).
 
 The training loss exploits the exchange symmetry of the architecture: `u_m(x, y) = u_m(y, x)`
-(SPEC section 2), so `(x, y)` and `(y, x)` have the same logits and the same label. The loss
+(theory eqs. (3)-(4)), so `(x, y)` and `(y, x)` have the same logits and the same label. The loss
 over the train set is therefore computed on the pairs `x <= y` only, each weighted by how many
 of `(x, y), (y, x)` are in train. This is the same function (and gradient) as
 `fourierflow.loss` on the train pairs, up to floating-point rounding, at about half the cost
@@ -86,10 +86,10 @@ class History(eqx.Module):
     - `step`: the optimizer step of each record.
     - `train_loss`, `train_accuracy`, `test_loss`, `test_accuracy`.
     - `common_accuracy`, `rare_accuracy`: accuracy on the train pairs whose mirror `(y, x)` is
-      (resp. is not) in train (SPEC section 1; diagonal pairs are common).
+      (resp. is not) in train (theory eqs. (1)-(2); diagonal pairs are common).
     - `mirror_covered_accuracy`, `unseen_accuracy`: accuracy on the test pairs whose mirror is
       (resp. is not) in train.
-    - `frequency_sparsity`: mean IPR (SPEC section 4); `phase_alignment`: mean `|sin D|` at the
+    - `frequency_sparsity`: mean IPR (theory eq. (13)); `phase_alignment`: mean `|sin D|` at the
       dominant frequency; `weight_norm`: `(1/M) sum_m (||theta_m|| + ||xi_m||)`.
     """
 
@@ -217,7 +217,7 @@ def train(
     throw: bool = True,
     fingerprint: dict | None = None,
 ) -> TrainResult:
-    """Full-batch training of `net0` by an Optax optimizer on the cross-entropy (SPEC 3).
+    """Full-batch training of `net0` by an Optax optimizer on the cross-entropy (theory eq. (5)).
 
     Every step is one `optimizer.update` on the gradient of the loss over all train pairs
     (`fourierflow.loss` with `reduction`), called with the extra keyword arguments `value`

@@ -1,5 +1,6 @@
 import inspect
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,3 +56,23 @@ def test_import_does_no_matplotlib_work():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def _examples():
+    """The Python examples of the API pages and the README (each page's blocks run together,
+    in order, as a reader would paste them)."""
+    pages = sorted((ROOT / "docs" / "api").glob("*.md")) + [ROOT / "README.md"]
+    out = []
+    for page in pages:
+        blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+        if blocks and page.name != "experiments.md":  # that one runs a full experiment
+            out.append((page.relative_to(ROOT).as_posix(), "\n".join(blocks)))
+    return out
+
+
+@pytest.mark.parametrize("page, code", _examples(), ids=[p for p, _ in _examples()])
+def test_documented_examples_run(page, code, tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, f"{page}:\n{out.stderr[-3000:]}"

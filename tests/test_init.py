@@ -57,7 +57,7 @@ def test_multi_frequency_spectrum(getkey):
 
 
 def prop42_logits(p, N, a):
-    """SPEC 9 / Prop 4.2: (aN/2) (-1 + (p/2) 1[x+y=j] + (p/4) (1[2x=j] + 1[2y=j])) mod p."""
+    """theory eqs. (42)-(43) / Prop 4.2: (aN/2) (-1 + (p/2) 1[x+y=j] + (p/4) (1[2x=j] + 1[2y=j])) mod p."""
     x, y, j = np.meshgrid(np.arange(p), np.arange(p), np.arange(p), indexing="ij")
     ind = lambda c: c.astype(float)  # noqa: E731
     return (a * N / 2) * (

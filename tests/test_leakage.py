@@ -1,4 +1,4 @@
-"""ReLU leakage (Prop 6.3 / Obs. 7, SPEC 9): the decoupled main-flow gradient and the harmonic
+"""ReLU leakage (Prop 6.3 / Obs. 7, theory eqs. (44)-(46)): the decoupled main-flow gradient and the harmonic
 law of its spectrum, checked against closed forms and the exact cross-entropy gradient."""
 
 import math
@@ -91,7 +91,7 @@ def test_theta_fundamental_is_proportional_to_theta_when_aligned():
 
 
 def test_decoupled_gradient_equals_quadratic_main_flow(getkey):
-    # SPEC 7 closed form (exact at finite p): for quad,
+    # theory eq. (21) closed form (exact at finite p): for quad,
     # -dL/dtheta = 2p sum_k alpha beta cos(w j + psi - phi), -dL/dxi = p sum_k alpha^2 cos(w j + 2 phi).
     p = 13
     net = ff.init_multi_frequency(getkey(), p, 3, 0.1)
@@ -106,7 +106,7 @@ def test_decoupled_gradient_equals_quadratic_main_flow(getkey):
     g_theta, g_xi = closed_form(net)
     np.testing.assert_allclose(s["g_theta"], g_theta, atol=1e-12)
     np.testing.assert_allclose(s["g_xi"], g_xi, atol=1e-12)
-    # SPEC 7: DC components stay constant (the mean(xi) term removes the DC push exactly).
+    # theory eq. (21): DC components stay constant (the mean(xi) term removes the DC push exactly).
     np.testing.assert_allclose(jnp.mean(s["g_xi"], axis=-1), 0.0, atol=1e-14)
     # "mean" divides by p^2.
     s_mean = ff.gradient_spectrum(net, reduction="mean")

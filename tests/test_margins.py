@@ -1,5 +1,5 @@
 """Prop 4.2 logits and margins of diversified networks, and the cancellation-free
-cross-entropy used for Table 2 (SPEC 9)."""
+cross-entropy used for Table 2 (theory eqs. (42)-(43))."""
 
 import math
 

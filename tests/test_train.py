@@ -1,4 +1,4 @@
-"""Tests of `fourierflow.train` and the named configurations (issue 5). Budget: < 100 s."""
+"""Tests of `fourierflow.train` and the named configurations. Budget: < 100 s."""
 
 import dataclasses
 import hashlib

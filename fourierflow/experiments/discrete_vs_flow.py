@@ -1,4 +1,4 @@
-"""Discrete vs continuous: SGD on the mean loss follows the exact gradient flow (SPEC 3).
+"""Discrete vs continuous: SGD on the mean loss follows the exact gradient flow (theory eq. (6)).
 
 From one `quad_single_freq` initialization (p = 23, width 512, single-frequency, kappa 0.02),
 full-batch SGD with step `eta` for `s` steps is compared with `solve_exact(net0, ts,

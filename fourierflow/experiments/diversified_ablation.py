@@ -74,7 +74,7 @@ def main(
             paper=PAPER_PART2.get(str(c)),
         )
 
-    # Prop 4.2 (SPEC 9): the closed form of the logits and the margin aNp/8 (aNp/2 at x = y).
+    # Prop 4.2 (theory eqs. (42)-(43)): the closed-form logits and the margin aNp/8 (aNp/2, x = y).
     f_full = net.logits(x, y)
     closed = ff.diversified_logits(p, list(counts), a, x, y)
     margin = np.asarray(ff.logit_margin(f_full, z))

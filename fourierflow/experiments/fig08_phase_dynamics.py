@@ -1,5 +1,5 @@
 """Paper Fig. 8 and Fig. 15: one neuron's phase alignment and magnitude growth, with the exact
-gradient flow, the main flow (SPEC 7) and the reduced ODE (SPEC 8) overlaid.
+gradient flow, the main flow (theory eq. (21)) and the reduced ODE (theory eq. (24)) overlaid.
 
 p=23, one neuron at frequency 2 with `alpha0 = beta0 = kappa = 0.02`, initial phases
 `(phi, psi) = (1.5, 0.18)` (D0 = 2.82, in (pi/2, pi): Fig. 15a, the magnitudes shrink first)
@@ -12,6 +12,7 @@ Run `python experiments/fig08_phase_dynamics.py [--key value ...]`; writes
 `out/fig08_phase_dynamics/{case}.png` and `results.json`.
 """
 
+import dataclasses
 import json
 import os
 
@@ -22,9 +23,47 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import fourierflow as ff
+from fourierflow.experiments._result import ExperimentResult
 from fourierflow.plots import plot_flow_comparison
 
 CASES = {"fig15a_D0_in_(pi2,pi)": (1.5, 0.18), "fig8_fig15b_D0_in_(0,pi2)": (-0.72, -2.91)}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PhaseDynamicsCase:
+    """One initial-phase case of Fig. 8 / Fig. 15.
+
+    **Fields:**
+
+    - `D0`: the initial phase difference.
+    - `t_aligned`, `t_end`, `t_stop`: per method (`exact`, `main`, `reduced`) the time every
+      neuron aligned (`None`: not within the initial stage), the end of the initial stage,
+      the end of the solve.
+    - `error_exact_vs_reduced`, `error_main_vs_reduced`: max relative errors of `alpha`,
+      `beta` and absolute of `D` over the common times.
+    - `max_leak_exact_over_kappa`: the exact flow's largest off-frequency part over `kappa`.
+    """
+
+    D0: float
+    t_aligned: dict[str, float | None]
+    t_end: dict[str, float]
+    t_stop: dict[str, float]
+    error_exact_vs_reduced: dict[str, float]
+    error_main_vs_reduced: dict[str, float]
+    max_leak_exact_over_kappa: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PhaseDynamics(ExperimentResult):
+    """Fig. 8 / Fig. 15: `p`, `k`, `kappa`, the stage's end `c_end`, the alignment tolerance
+    `delta`, and one `PhaseDynamicsCase` per initial-phase case (`cases`)."""
+
+    p: int
+    k: int
+    kappa: float
+    c_end: float
+    delta: float
+    cases: dict[str, PhaseDynamicsCase]
 
 
 def single_neuron(p, k, kappa, phi, psi):
@@ -103,7 +142,28 @@ def main(
         plt.close(fig)
         print(name, json.dumps(results["cases"][name], indent=1))
     ff.write_json(os.path.join(out, "results.json"), results)
-    return results
+    cases = {
+        name: PhaseDynamicsCase(
+            D0=c["D0"],
+            t_aligned=c["t_align"],
+            t_end=c["t_end"],
+            t_stop={"exact": c["t_stop_exact"], "main": c["t_stop_main"]},
+            error_exact_vs_reduced=c["error_exact_vs_reduced"],
+            error_main_vs_reduced=c["error_main_vs_reduced"],
+            max_leak_exact_over_kappa=c["max_leak_exact_over_kappa"],
+        )
+        for name, c in results["cases"].items()
+    }
+    return PhaseDynamics(
+        numbers=results,
+        figures=tuple(f"{name}.png" for name in CASES),
+        p=p,
+        k=k,
+        kappa=kappa,
+        c_end=c_end,
+        delta=delta,
+        cases=cases,
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@
 Run `python experiments/lottery.py` (numbers to out/lottery/results.json, figures PNG).
 """
 
+import dataclasses
 import functools
 import json
 import os
@@ -29,6 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import fourierflow as ff
+from fourierflow.experiments._result import ExperimentResult
 from fourierflow.plots import lottery as lplots
 
 
@@ -119,6 +121,21 @@ def part_b(p, width, kappa, gaussian_scale, seed, progress, t_factor):
     out["gaussian"]["scale"] = gaussian_scale
     out["multi_frequency"]["kappa"] = kappa
     return out
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Lottery(ExperimentResult):
+    """Lemma C.3 part (a): `neurons` multi-frequency neurons (`p`, `kappa`) each on their
+    per-frequency ODEs; `violations` of "the ranking of beta_k(t) is the reverse ranking of
+    B_k(0)" among `pairs_checked` adjacent pairs, and the fraction of neurons whose winner is
+    `argmin_k B_k(0)` (`None` where part (a) was not run). The other parts are in `numbers`."""
+
+    p: int
+    neurons: int | None
+    kappa: float | None
+    violations: int | None
+    pairs_checked: int | None
+    winner_equals_argmin_B0: float | None
 
 
 @functools.cache
@@ -223,7 +240,7 @@ def part_c(p, seed, steps, progress):
     """Discrete training of the reference's `quad_random` setting (p=23, width 512, Gaussian
     init scale 0.1, "mean" loss) with AdamW lr 5e-5 and with SGD lr 0.1, against the two
     predictors: `argmin_k B_k(0)` and the reduced ODE from the network's own initial
-    magnitudes. For SGD the flow time is known (SPEC 3: `t = lr * steps / p^2` of the "sum"
+    magnitudes. For SGD the flow time is known (theory eq. (6): `t = lr * steps / p^2` of the "sum"
     flow), so the reduced prediction is argmax beta_k at that time; AdamW has no such time,
     so its reduced prediction is the frequency that blows up first (the t -> t_star limit)."""
     from fourierflow import config_setup, get_config, run_config
@@ -311,7 +328,19 @@ def main(
     if "c" in parts:
         numbers["c_discrete_training"] = part_c(p, seed, part_c_steps, progress)
     ff.write_json(path, numbers)
-    return numbers
+    a = numbers.get("a_order_preservation", {})
+    figures = [f for f in ("fig4a_racing.png", "fig4b_contour.png") if "e" in parts]
+    figures += ["dominance_time.png"] if "d" in parts else []
+    return Lottery(
+        numbers=numbers,
+        figures=tuple(figures),
+        p=p,
+        neurons=a.get("neurons"),
+        kappa=a.get("kappa"),
+        violations=a.get("violations"),
+        pairs_checked=a.get("pairs_checked"),
+        winner_equals_argmin_B0=a.get("winner_equals_argmin_B0"),
+    )
 
 
 if __name__ == "__main__":

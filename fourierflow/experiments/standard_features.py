@@ -27,7 +27,7 @@ PAPER = dict(fraction_energy_above_0p8=0.76, mean_abs_sin_D=0.085, neurons_per_f
 
 def features_summary(net: ff.TwoLayerNet) -> dict:
     """The Obs. 1-3 numbers of a trained network (uses the output layer's dominant frequency,
-    SPEC section 4, for the per-neuron quantities)."""
+    theory eqs. (7)-(13), for the per-neuron quantities)."""
     p, K = net.p, ff.num_frequencies(net.p)
     out = {}
     for name, w in (("theta", net.theta), ("xi", net.xi)):
