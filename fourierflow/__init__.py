@@ -139,7 +139,6 @@ from ._train import (
     grokking_stages as grokking_stages,
     train as train,
 )
-
-__version__ = "0.1.0"
+from ._version import __version__ as __version__  # noqa: E402
 
 __all__ = sorted(name for name in dir() if not name.startswith("_")) + ["__version__"]

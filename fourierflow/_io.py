@@ -15,6 +15,7 @@ import platform
 import secrets
 import stat
 import subprocess
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -131,6 +132,11 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_atomic(path, (text + "\n").encode())
 
 
+# Folders held by this process: resolved path -> (holding thread, depth).
+_HELD: dict[Path, tuple[int, int]] = {}
+_HELD_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def lock_folder(path: str | os.PathLike) -> Iterator[Path]:
     """Hold the folder `path` for one run: a second holder gets a `RuntimeError` at once.
@@ -138,7 +144,9 @@ def lock_folder(path: str | os.PathLike) -> Iterator[Path]:
     The lock is `fcntl.flock` on `path/.fourierflow.lock` (created if needed, never deleted),
     which also records the holder's pid, host and start time for the message. The kernel
     releases it when the holder exits, however it exits, so the file of a dead run does not
-    block. Two holders in one process also exclude each other.
+    block. Another process, or another thread of this one, is refused; the thread that holds
+    the folder may take it again (nested), as a command line does around a sweep it streams
+    into the same folder.
 
     **Arguments:**
 
@@ -154,6 +162,19 @@ def lock_folder(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    key, me = path.resolve(), threading.get_ident()
+    with _HELD_LOCK:
+        owner, depth = _HELD.get(key, (None, 0))
+        nested = owner == me
+        if nested:
+            _HELD[key] = (me, depth + 1)
+    if nested:
+        try:
+            yield path
+        finally:
+            with _HELD_LOCK:
+                _HELD[key] = (me, _HELD[key][1] - 1)
+        return
     if fcntl is None:
         warnings.warn(f"{path} is not locked: this platform has no fcntl.flock.", stacklevel=3)
         yield path
@@ -173,9 +194,13 @@ def lock_folder(path: str | os.PathLike) -> Iterator[Path]:
         info = json.dumps(dict(pid=os.getpid(), host=platform.node(), since=since))
         os.ftruncate(fd, 0)
         os.pwrite(fd, (info + "\n").encode(), 0)
+        with _HELD_LOCK:
+            _HELD[key] = (me, 1)
         try:
             yield path
         finally:
+            with _HELD_LOCK:
+                _HELD.pop(key, None)
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

@@ -110,6 +110,8 @@ def sweep_alignment(
     progress: bool = True,
     shard: str | tuple[int, int] | None = None,
     seed: int | None = None,
+    out: str | None = None,
+    resume: bool = False,
 ) -> SweepResult:
     """Alignment times `t_delta` (Thm 5.3) of many single-frequency trajectories started at
     `alpha0 = beta0 = kappa`, as one sweep.
@@ -129,9 +131,9 @@ def sweep_alignment(
       `solve_alignment`; with shared steps results depend on the block's other elements at the
       level of `rtol`; `shared_steps=False` makes each element independent of the others).
       The ODE's elements are put into chunks in order of their span in `ell` (its cost).
-    - `chunk_size`, `devices`, `progress`, `shard`: as `sweep` (default chunk: 65536 for the
-      closed form; for the ODE `alignment_chunk_size` per device: 4096 on CPU, 262144 on
-      accelerators); `seed`: recorded in metadata.
+    - `chunk_size`, `devices`, `progress`, `shard`, `out`, `resume`: as `sweep` (default
+      chunk: 65536 for the closed form; for the ODE `alignment_chunk_size` per device: 4096 on
+      CPU, 262144 on accelerators); `seed`: recorded in metadata.
 
     **Returns:**
 
@@ -198,6 +200,8 @@ def sweep_alignment(
         progress=progress,
         shard=shard,
         metadata=metadata,
+        out=out,
+        resume=resume,
     )
 
 
@@ -250,6 +254,8 @@ def sweep_lottery(
     progress: bool = True,
     shard: str | tuple[int, int] | None = None,
     seed: int | None = None,
+    out: str | None = None,
+    resume: bool = False,
 ) -> SweepResult:
     """The lottery among the frequencies of multi-frequency neurons (Lemma C.3, Cor 6.1): every
     (neuron, frequency) follows its own per-frequency ODE (the main flow decouples them).
@@ -261,7 +267,8 @@ def sweep_lottery(
     - `kappa`: `(n,)` or scalar, for `multi_frequency(kappa)` (`alpha0 = beta0 = kappa`);
       or give `alpha0`, `beta0` `(n, K)` magnitudes (e.g. from a Gaussian initialization).
     - `reduction`, `rtol`, `atol`, `max_steps`: the per-frequency solver's options.
-    - `chunk_size` (neurons per chunk), `devices`, `progress`, `shard`: as `sweep`.
+    - `chunk_size` (neurons per chunk), `devices`, `progress`, `shard`, `out`, `resume`: as
+      `sweep`.
     - `seed`: recorded in the metadata.
 
     **Returns:**
@@ -312,4 +319,6 @@ def sweep_lottery(
         progress=progress,
         shard=shard,
         metadata=metadata,
+        out=out,
+        resume=resume,
     )

@@ -9,6 +9,7 @@ run by independent processes (`shard=(i, N)`) merge back into the whole (`merge_
 
 import functools
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -32,7 +33,9 @@ from ._outcome import (
     where,
 )
 from ._sweep_result import SweepResult
+from ._sweep_store import RESULT, digest, streaming
 from ._types import ArrayLike
+from ._version import __version__
 
 __all__ = ["parse_shard", "shard_bounds", "sweep"]
 
@@ -172,6 +175,8 @@ def sweep(
     metadata: dict | None = None,
     batched: bool = False,
     order: ArrayLike | None = None,
+    out: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> SweepResult:
     """Apply a per-element function to every element of a batch, vmapped, in chunks of bounded
     memory, sharded over devices, with an `Outcome` per element.
@@ -196,12 +201,19 @@ def sweep(
       (for independent processes on many hosts; `merge_sweeps` joins them).
     - `strategy`: `"shard_map"` (`jax.shard_map` over the mesh) or `"jit"` (jit with a
       `NamedSharding`; the fallback).
-    - `metadata`: JSON-able facts to record (arguments, `seed`, ...).
+    - `metadata`: JSON-able facts that identify the sweep (its kind, parameters, `seed`);
+      they are part of its identity (see `out`) and are recorded in the result.
     - `batched`: `fn` takes a block of elements (see `fn`) instead of one, and is not vmapped.
     - `order`: optional permutation of `range(n)`: the order in which elements are put into
       chunks (and shards). An adaptive solve steps a chunk until its slowest element is done,
       so ordering by expected cost makes chunks homogeneous and faster. Results are returned
       by element, sorted by `index`, whatever the order.
+    - `out`: a folder to stream the results to, chunk by chunk (atomic, checksummed), ending
+      with the whole result in `out/sweep.npz`; `out/sweep.json` records the sweep's identity
+      (function, `metadata`, inputs' digest, `n`, shard, chunking, version) and its state
+      (running, complete, failed with why). One run at a time holds the folder.
+    - `resume`: continue the sweep in `out` from its intact chunks (refused if `out` holds
+      another sweep); without it an `out` that holds a sweep is refused.
 
     **Returns:**
 
@@ -213,6 +225,10 @@ def sweep(
     warn_if_float32("sweep")
     check_choice(strategy, "strategy", ("shard_map", "jit"))
     shard = parse_shard(shard)
+    if not isinstance(resume, bool):
+        raise TypeError(f"`resume` must be a bool; got {resume!r}.")
+    if resume and out is None:
+        raise ValueError("`resume=True` needs an `out` folder to resume from.")
     leaves = jtu.tree_leaves(inputs)
     if not leaves:
         raise ValueError("`inputs` must hold at least one array.")
@@ -240,6 +256,7 @@ def sweep(
     sharding = NamedSharding(mesh, P(_AXIS))
 
     lo, hi = shard_bounds(n_total, shard)
+    processed = leaves
     if order is not None:
         order = np.asarray(order)
         if not (
@@ -249,7 +266,7 @@ def sweep(
             and np.all(np.bincount(order, minlength=n_total) == 1)
         ):
             raise ValueError(f"`order` must be a permutation of range({n_total}).")
-        leaves = [leaf[order] for leaf in leaves]
+        processed = [leaf[order] for leaf in leaves]
         # position[e]: where element e is processed; this shard's elements, ascending.
         position = np.empty(n_total, np.int64)
         position[order] = np.arange(n_total)
@@ -261,70 +278,96 @@ def sweep(
     chunk = min(chunk_size, max(n, 1))
     chunk = -(-chunk // n_dev) * n_dev
     n_chunks = -(-n // chunk)
+    parameters = to_jsonable(dict(metadata or {}))
+    identity = dict(
+        fn=getattr(fn, "__qualname__", type(fn).__name__),
+        parameters=parameters,
+        n=int(n_total),
+        shard=None if shard is None else list(shard),
+        chunk_size=int(chunk_size),
+        devices=n_dev,
+        strategy=strategy,
+        batched=bool(batched),
+        inputs_sha256={
+            k: digest([v])
+            for k, v in _flatten_named(jtu.tree_unflatten(treedef, leaves), "input").items()
+        },
+        order_sha256=None if order is None else digest([order]),
+        version=__version__,
+    )
 
     def put(a, b):
         # Pad by repeating the chunk's first element: a valid input, so padding cannot fail.
-        block = [leaf[lo + a : lo + b] for leaf in leaves]
+        block = [leaf[lo + a : lo + b] for leaf in processed]
         if b - a < chunk:
             block = [np.concatenate([x, np.repeat(x[:1], chunk - (b - a), axis=0)]) for x in block]
         return jtu.tree_unflatten(treedef, [jax.device_put(x, sharding) for x in block])
 
     from tqdm.auto import tqdm
 
-    outs, stats = [], []
-    pending = None
-    bounds = [(c * chunk, min((c + 1) * chunk, n)) for c in range(n_chunks)]
-    with tqdm(total=n_chunks, disable=not progress, desc="sweep", unit="chunk") as bar:
-        for a, b in bounds:
-            # Dispatch this chunk before fetching the previous one: the device keeps busy.
-            result = _run_chunk(fn, bool(batched), mesh, strategy, key_impls, put(a, b))
-            if pending is not None:
-                outs.append(jtu.tree_map(np.asarray, pending[0][0]))
-                stats.append(take(as_numpy(pending[0][1]), slice(0, pending[1])))
-                outs[-1] = jtu.tree_map(lambda v, m=pending[1]: v[:m], outs[-1])
-                bar.update()
-            pending = (result, b - a)
-        if pending is not None:
-            out_np = jtu.tree_map(lambda v, m=pending[1]: np.asarray(v)[:m], pending[0][0])
-            outs.append(out_np)
-            stats.append(take(as_numpy(pending[0][1]), slice(0, pending[1])))
-            bar.update()
+    with streaming(out, identity, resume) as store:
+        if store is not None and store.open(resume):
+            return SweepResult.load(store.folder / RESULT)
+        outs, outcomes = [None] * n_chunks, [None] * n_chunks
+        treedef_out = None
 
-    if outs:
-        outputs = jtu.tree_map(lambda *xs: np.concatenate(xs), *outs)
-        outcome = concatenate(stats)
-    else:  # an empty shard: trace once to learn the output structure
-        example = _wrap_keys(jtu.tree_unflatten(treedef, [leaf[:1] for leaf in leaves]), key_impls)
-        shapes = jax.eval_shape(fn if batched else jax.vmap(fn), example)
-        outputs = jtu.tree_map(lambda s: np.zeros((0,) + s.shape[1:], s.dtype), shapes[0])
-        outcome = as_numpy(full((0,), Outcome.successful))
-    # Back to element order (a no-op without `order`).
-    stored = jtu.tree_unflatten(treedef, leaves)  # keys as their integer data
-    inputs_named = {k: np.asarray(v)[index] for k, v in _flatten_named(stored, "input").items()}
-    outputs = jtu.tree_map(lambda v: v[rows], outputs)
-    outcome = take(outcome, rows)
-    meta = run_metadata()
-    meta |= {
-        "arguments": {
-            "fn": getattr(fn, "__qualname__", repr(fn)),
-            "n_total": int(n_total),
-            "chunk_size": int(chunk),
-            "shard": None if shard is None else list(shard),
-            "strategy": strategy,
-            "batched": bool(batched),
-        },
-        "seed": None,
-        "devices": [str(d) for d in devices],
-        "platform": devices[0].platform,
-    }
-    if metadata:
-        metadata = to_jsonable(dict(metadata))
-        meta["seed"] = metadata.pop("seed", None)
-        meta["arguments"].update(metadata)
-    return SweepResult(
-        inputs=inputs_named,
-        outputs=_flatten_named(outputs, "output"),
-        outcome=outcome,
-        index=index,
-        metadata_json=json.dumps(meta),
-    )
+        def fetch(c, result, m):
+            nonlocal treedef_out
+            leaves_out, treedef_out = jtu.tree_flatten(result[0])
+            outs[c] = [np.asarray(v)[:m] for v in leaves_out]
+            outcomes[c] = take(as_numpy(result[1]), slice(0, m))
+            if store is not None:
+                store.save(c, outs[c], outcomes[c])
+
+        pending = None
+        bounds = [(c * chunk, min((c + 1) * chunk, n)) for c in range(n_chunks)]
+        with tqdm(total=n_chunks, disable=not progress, desc="sweep", unit="chunk") as bar:
+            for c, (a, b) in enumerate(bounds):
+                loaded = None if store is None else store.load(c)
+                if loaded is not None:
+                    outs[c], outcomes[c] = loaded
+                    bar.update()
+                    continue
+                # Dispatch this chunk before fetching the previous one: the device keeps busy.
+                result = _run_chunk(fn, bool(batched), mesh, strategy, key_impls, put(a, b))
+                if pending is not None:
+                    fetch(*pending)
+                    bar.update()
+                pending = (c, result, b - a)
+            if pending is not None:
+                fetch(*pending)
+                bar.update()
+
+        # The output structure, from a trace (the chunks may all have come from disk).
+        example = _wrap_keys(jtu.tree_unflatten(treedef, [x[:1] for x in processed]), key_impls)
+        shapes = jax.eval_shape(fn if batched else jax.vmap(fn), example)[0]
+        treedef_out = jtu.tree_structure(shapes)
+        if n_chunks:
+            flat = [np.concatenate(parts) for parts in zip(*outs, strict=True)]
+            outcome = concatenate(outcomes)
+        else:  # an empty shard
+            flat = [np.zeros((0,) + s.shape[1:], s.dtype) for s in jtu.tree_leaves(shapes)]
+            outcome = as_numpy(full((0,), Outcome.successful))
+        # Back to element order (a no-op without `order`).
+        outputs = jtu.tree_map(lambda v: v[rows], jtu.tree_unflatten(treedef_out, flat))
+        outcome = take(outcome, rows)
+        stored = jtu.tree_unflatten(treedef, leaves)  # element order; keys as their data
+        inputs_named = {k: v[index] for k, v in _flatten_named(stored, "input").items()}
+        meta = run_metadata()
+        meta |= {
+            "identity": identity,
+            "arguments": dict(parameters, shard=identity["shard"], n_total=int(n_total)),
+            "seed": parameters.get("seed"),
+            "devices": [str(d) for d in devices],
+            "platform": devices[0].platform,
+        }
+        result = SweepResult(
+            inputs=inputs_named,
+            outputs=_flatten_named(outputs, "output"),
+            outcome=outcome,
+            index=index,
+            metadata_json=json.dumps(meta),
+        )
+        if store is not None:
+            store.finish(result)
+        return result

@@ -183,30 +183,53 @@ class SweepResult(eqx.Module):
             raise ValueError(f"{path} is not a readable fourierflow sweep file: {error}") from None
         return cls(inputs, outputs, as_numpy(outcome), index, metadata_json)
 
+    @property
+    def partial(self) -> bool:
+        """Whether this result lacks some shards of its sweep (a merge with `allow_partial`)."""
+        return bool(self.metadata.get("partial", False))
+
     @classmethod
-    def merge(cls, results: Sequence["SweepResult"]) -> "SweepResult":
-        """Merge shards of one sweep (e.g. from `--shard i/N` runs) into one result, in the
+    def merge(
+        cls, results: Sequence["SweepResult"], *, allow_partial: bool = False
+    ) -> "SweepResult":
+        """Merge the shards of one sweep (e.g. from `--shard i/N` runs) into one result, in the
         order of the whole sweep.
+
+        Every shard records its sweep's identity (the function, parameters, seed, inputs'
+        digest, `n`, the shard plan, the version): shards of different sweeps, a shard given
+        twice, or a missing shard are refused with a message naming what differs or is missing.
 
         **Arguments:**
 
-        - `results`: `SweepResult`s with the same input/output names and disjoint `index`.
+        - `results`: the shards.
+        - `allow_partial`: merge even if some shards are missing; the result is marked
+          `partial` and its metadata lists the missing shards.
 
         **Returns:**
 
-        One `SweepResult`, sorted by `index`; its metadata lists the shards merged.
+        One `SweepResult`, sorted by `index`.
         """
         results = list(results)
         if not results:
             raise ValueError("`results` must hold at least one SweepResult.")
+        identities = [r.metadata.get("identity") for r in results]
         first = results[0]
-        for r in results[1:]:
+        plan = _shard_plan(identities)
+        for i, r in enumerate(results[1:], start=1):
             if set(r.inputs) != set(first.inputs) or set(r.outputs) != set(first.outputs):
-                raise ValueError("cannot merge sweeps with different input/output names.")
+                raise ValueError(
+                    f"cannot merge: result {i} has other inputs/outputs than result 0."
+                )
         index = np.concatenate([r.index for r in results])
         order = np.argsort(index, kind="stable")
         if np.any(np.diff(index[order]) == 0):
             raise ValueError("cannot merge: some elements appear in more than one shard.")
+        missing = [] if plan is None else sorted(set(range(plan[1])) - set(plan[0]))
+        if missing and not allow_partial:
+            raise ValueError(
+                f"cannot merge: shards {missing} of {plan[1]} are missing (merge them too, or "
+                "pass allow_partial=True / --allow-partial for a result marked partial)."
+            )
 
         def cat(group):
             return {
@@ -218,8 +241,44 @@ class SweepResult(eqx.Module):
         metadata["merged_shards"] = [r.metadata.get("arguments", {}).get("shard") for r in results]
         if "arguments" in metadata:
             metadata["arguments"]["shard"] = None
+        if metadata.get("identity"):
+            metadata["identity"]["shard"] = None
+        metadata["partial"] = bool(missing)
+        metadata["missing_shards"] = missing
         outcome = take(concatenate([r.outcome for r in results]), order)
         return cls(cat("inputs"), cat("outputs"), outcome, index[order], json.dumps(metadata))
+
+
+def _shard_plan(identities: list) -> tuple[list[int], int] | None:
+    """The shard indices present and their count `N`, after checking that every shard is of
+    the same sweep (`None` when the results carry no identity: nothing to check)."""
+    if all(identity is None for identity in identities):
+        return None
+    if any(identity is None for identity in identities):
+        raise ValueError("cannot merge: some results carry no sweep identity (another version).")
+    from ._sweep_store import differences
+
+    base = {k: v for k, v in identities[0].items() if k != "shard"}
+    for i, identity in enumerate(identities[1:], start=1):
+        diff = differences(base, {k: v for k, v in identity.items() if k != "shard"})
+        if diff:
+            raise ValueError(
+                f"cannot merge: result {i} is of another sweep than result 0; differing: "
+                f"{', '.join(diff)}."
+            )
+    shards = [identity["shard"] for identity in identities]
+    if any(s is None for s in shards):
+        if len(shards) > 1:
+            raise ValueError("cannot merge: a whole sweep (not a shard) among the results.")
+        return [0], 1
+    counts = {s[1] for s in shards}
+    if len(counts) != 1:
+        raise ValueError(f"cannot merge: shards of different plans (N = {sorted(counts)}).")
+    present = [s[0] for s in shards]
+    twice = sorted({i for i in present if present.count(i) > 1})
+    if twice:
+        raise ValueError(f"cannot merge: shards {twice} are given more than once.")
+    return present, counts.pop()
 
 
 def load_sweep(path: str | os.PathLike) -> SweepResult:
@@ -236,15 +295,16 @@ def load_sweep(path: str | os.PathLike) -> SweepResult:
     return SweepResult.load(path)
 
 
-def merge_sweeps(results: Sequence[SweepResult]) -> SweepResult:
-    """Merge shards of one sweep (e.g. from `--shard i/N` runs) into one result.
+def merge_sweeps(results: Sequence[SweepResult], *, allow_partial: bool = False) -> SweepResult:
+    """Merge the shards of one sweep (e.g. from `--shard i/N` runs) into one result.
 
     **Arguments:**
 
-    - `results`: `SweepResult`s of the same sweep with disjoint elements.
+    - `results`: the shards of one sweep.
+    - `allow_partial`: accept missing shards (the result is marked `partial`).
 
     **Returns:**
 
-    One `SweepResult` in the order of the whole sweep.
+    One `SweepResult` in the order of the whole sweep (see `SweepResult.merge`).
     """
-    return SweepResult.merge(results)
+    return SweepResult.merge(results, allow_partial=allow_partial)

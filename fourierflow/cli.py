@@ -58,11 +58,19 @@ def _unwritten(out: Path) -> None:
         raise UsageError(f"`out`: cannot create or write {out} ({parent} is not writable).")
 
 
+# What a command holds until it ends (its output folder's lock).
+_HELD = contextlib.ExitStack()
+
+
 def _start(command: str, out: Path, **arguments) -> Path:
-    """Create the output folder and record the run's metadata."""
+    """Create the output folder, hold it for this run, and record the run's metadata."""
     from . import _io
 
     out = _output_folder(out)
+    try:
+        _HELD.enter_context(_io.lock_folder(out))
+    except RuntimeError as error:
+        raise UsageError(f"`out`: {error}") from None
     _io.write_json(out / "metadata.json", _io.run_metadata(command=command, out=out, **arguments))
     return out
 
@@ -175,7 +183,7 @@ def compare(
     cmp = run_compare(
         net0, ts, reduction=reduction, delta=delta, c_end=c_end_over_kappa * kappa, progress=True
     )
-    from ._outcome import to_names
+    from ._outcome import outcome_names
     from .plots.flows import plot_flow_comparison
 
     _savefig(plot_flow_comparison(cmp, neuron=0), out / "comparison_neuron0.png")
@@ -187,7 +195,7 @@ def compare(
             t_end=float(cmp.t_end[method]),
             t_stop=float(cmp.t_stop[method]),
             tau_stop=float(rate * kappa * cmp.t_stop[method]),
-            outcome=sorted(set(np.atleast_1d(to_names(cmp.result[method])).tolist())),
+            outcome=sorted(set(np.atleast_1d(outcome_names(cmp.result[method])).tolist())),
         )
     errors = {
         f"{a}_vs_reduced": {k: float(v) for k, v in cmp.error(a, "reduced").items()}
@@ -223,12 +231,14 @@ def sweep(
     chunk_size: int | None = None,
     shard: str | None = None,
     seed: int = 0,
+    resume: bool = False,
 ) -> None:
     """Sweep random initial states: alignment times (Thm 5.3) or the frequency lottery
     (Lemma C.3).
 
-    Writes OUT/sweep.npz (or OUT/sweep-shard-i-of-N.npz with --shard i/N; combine the shards
-    with `fourierflow merge`).
+    Results stream to OUT chunk by chunk (a killed sweep continues with --resume) and end in
+    OUT/sweep.npz; with --shard i/N in OUT/shard-i-of-N/sweep.npz (combine the shards with
+    `fourierflow merge`).
 
     Args:
         kind: "alignment": t_delta of single-frequency trajectories, D0 uniform, kappa
@@ -245,6 +255,7 @@ def sweep(
             CPU and 262144 on GPU/TPU for alignment ODE sweeps).
         shard: "i/N" to run only shard i of N (multi-process / multi-host runs).
         seed: PRNG seed (every shard must use the same one).
+        resume: continue the sweep in OUT from its finished chunks.
     """
     from ._checks import check_in_open_interval, check_modulus, check_positive_int
     from ._sweep import parse_shard
@@ -261,7 +272,14 @@ def sweep(
         if chunk_size is not None:
             check_positive_int(chunk_size, "chunk_size")
         shard_ij = parse_shard(shard)
+        if shard_ij is not None:
+            out = Path(out) / f"shard-{shard_ij[0]}-of-{shard_ij[1]}"
         _unwritten(out)
+        if not resume and (Path(out) / "sweep.json").exists():
+            raise ValueError(
+                f"`out`: {out} already holds a sweep; pass --resume to continue it, or choose "
+                "another folder."
+            )
     out = _start(
         "sweep",
         out,
@@ -285,8 +303,9 @@ def sweep(
         D0 = rng.uniform(-np.pi, np.pi, n)
         kappa = np.exp(rng.uniform(np.log(kappa_min), np.log(kappa_max), n))
         result = sweep_alignment(
-            D0, kappa, p, delta, method=method, chunk_size=chunk_size, shard=shard_ij, seed=seed
-        )
+            D0, kappa, p, delta, method=method, chunk_size=chunk_size, shard=shard_ij, seed=seed,
+            out=out, resume=resume,
+        )  # fmt: skip
     else:
         from ._closed_form import blowup_time
         from ._reduced_sweeps import sweep_lottery
@@ -296,19 +315,24 @@ def sweep(
         t_star = float(blowup_time(kappa_max, kappa_max, 0.0, p))
         ts = np.linspace(0, 0.9 * t_star, 20)
         result = sweep_lottery(
-            D0, p, ts, kappa=kappa_max, chunk_size=chunk_size, shard=shard_ij, seed=seed
-        )
-    name = "sweep.npz" if shard_ij is None else f"sweep-shard-{shard_ij[0]}-of-{shard_ij[1]}.npz"
-    path = result.save(out / name)
-    print(f"sweep: {result.n} elements, outcomes {result.describe()}; wrote {path}")
+            D0, p, ts, kappa=kappa_max, chunk_size=chunk_size, shard=shard_ij, seed=seed,
+            out=out, resume=resume,
+        )  # fmt: skip
+    print(f"sweep: {result.n} elements, outcomes {result.describe()}; wrote {out / 'sweep.npz'}")
 
 
-def merge(files: Positional[list[Path]], out: Path = Path("out/sweep/sweep.npz")) -> None:
-    """Merge the shards of one sweep (written with --shard i/N) into one .npz.
+def merge(
+    files: Positional[list[Path]],
+    out: Path = Path("out/sweep/sweep.npz"),
+    allow_partial: bool = False,
+) -> None:
+    """Merge the shards of one sweep (written with --shard i/N) into one .npz; shards of
+    different sweeps, repeated or missing shards are refused.
 
     Args:
-        files: the shard files.
+        files: the shard files (OUT/shard-i-of-N/sweep.npz).
         out: the merged file.
+        allow_partial: merge although some shards are missing; the result is marked partial.
     """
     from ._sweep_result import SweepResult
 
@@ -318,8 +342,11 @@ def merge(files: Positional[list[Path]], out: Path = Path("out/sweep/sweep.npz")
             raise ValueError(f"`files` not found: {missing}")
         shards = [SweepResult.load(f) for f in files]
         _unwritten(Path(out).parent)
-    merged = SweepResult.merge(shards)
-    print(f"merged {len(files)} shards, {merged.n} elements: wrote {merged.save(out)}")
+        merged = SweepResult.merge(shards, allow_partial=allow_partial)
+    note = (
+        f" (partial: shards {merged.metadata['missing_shards']} missing)" if merged.partial else ""
+    )
+    print(f"merged {len(files)} shards, {merged.n} elements{note}: wrote {merged.save(out)}")
 
 
 def train(
@@ -487,12 +514,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"fourierflow {__version__}")
         return
     try:
-        tyro.extras.subcommand_cli_from_dict(
-            COMMANDS,
-            prog="fourierflow",
-            description="Training dynamics of two-layer networks learning modular addition.",
-            args=argv,
-        )
+        with _HELD:
+            tyro.extras.subcommand_cli_from_dict(
+                COMMANDS,
+                prog="fourierflow",
+                description="Training dynamics of two-layer networks learning modular addition.",
+                args=argv,
+            )
     except UsageError as error:
         print(f"fourierflow: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

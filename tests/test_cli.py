@@ -80,12 +80,13 @@ def test_reproduce_list_names_every_experiment(capsys):
         assert f"`{name}`" in readme, f"experiments/README.md lacks {name}"
 
 
-def test_sweep_shards_merge_to_the_whole(tmp_path):
+def test_sweep_shards_merge_to_the_whole(tmp_path, capsys):
     args = ["sweep", "--n", "64", "--p", "11", "--method", "closed_form", "--seed", "3"]
     cli.main(args + ["--out", str(tmp_path / "whole")])
     for i in range(3):
         cli.main(args + ["--out", str(tmp_path / "parts"), "--shard", f"{i}/3"])
-    parts = sorted((tmp_path / "parts").glob("sweep-shard-*.npz"))
+    parts = sorted((tmp_path / "parts").glob("shard-*-of-3/sweep.npz"))
+    assert len(parts) == 3
     cli.main(["merge", *map(str, parts), "--out", str(tmp_path / "merged.npz")])
     whole = ff.load_sweep(tmp_path / "whole" / "sweep.npz")
     merged = ff.load_sweep(tmp_path / "merged.npz")
@@ -93,6 +94,25 @@ def test_sweep_shards_merge_to_the_whole(tmp_path):
     assert np.allclose(whole["t_delta"], merged["t_delta"], rtol=1e-12, atol=0)
     meta = json.loads(Path(tmp_path / "whole" / "metadata.json").read_text())
     assert meta["arguments"]["seed"] == 3 and "jax" in meta["versions"]
+    # One shard of three is refused by name (exit 2), unless a partial result is asked for.
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["merge", str(parts[0]), "--out", str(tmp_path / "one.npz")])
+    assert exc.value.code == 2 and "[1, 2] of 3 are missing" in capsys.readouterr().err
+    cli.main(["merge", str(parts[0]), "--out", str(tmp_path / "one.npz"), "--allow-partial"])
+    assert ff.load_sweep(tmp_path / "one.npz").partial
+    # A shard of another sweep (another p) is refused, naming what differs.
+    other = args[:4] + ["13"] + args[5:]
+    cli.main(other + ["--out", str(tmp_path / "other"), "--shard", "1/3"])
+    odd = tmp_path / "other" / "shard-1-of-3" / "sweep.npz"
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["merge", str(parts[0]), str(odd), str(parts[2]), "--out", str(tmp_path / "x")])
+    assert exc.value.code == 2 and "inputs_sha256.p" in capsys.readouterr().err
+    # Running again into a folder that holds a sweep needs --resume; with it, the result is
+    # read back, not recomputed.
+    with pytest.raises(SystemExit) as exc:
+        cli.main(args + ["--out", str(tmp_path / "whole")])
+    assert exc.value.code == 2 and "--resume" in capsys.readouterr().err
+    cli.main(args + ["--out", str(tmp_path / "whole"), "--resume"])
 
 
 def test_compare_reports_the_event_times(tmp_path, capsys):

@@ -5,13 +5,13 @@ import math
 import os
 import re
 import stat
+import threading
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import fourierflow as ff
-from fourierflow import _io  # write_atomic, lock_folder: not exported yet
 
 
 def _mode(path):
@@ -24,8 +24,8 @@ def test_written_files_get_the_mode_of_a_plain_open(tmp_path, umask):
     try:
         with open(tmp_path / "reference.txt", "w") as fh:  # what the user would expect
             fh.write("x")
-        _io.write_atomic(tmp_path / "atomic.bin", b"x")
-        _io.write_atomic(tmp_path / "written.bin", lambda t: t.write_bytes(b"x"))
+        ff.write_atomic(tmp_path / "atomic.bin", b"x")
+        ff.write_atomic(tmp_path / "written.bin", lambda t: t.write_bytes(b"x"))
         ff.write_json(tmp_path / "out.json", {"a": 1})
     finally:
         os.umask(old)
@@ -50,7 +50,7 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        _io.write_atomic(target, fail)
+        ff.write_atomic(target, fail)
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
 
@@ -94,19 +94,32 @@ def test_non_finite_floats_become_null(tmp_path):
 
 def test_folder_lock_excludes_a_second_holder(tmp_path):
     folder = tmp_path / "run"
-    with _io.lock_folder(folder) as held:
+    with ff.lock_folder(folder) as held:
         assert held == folder
         holder = json.loads((folder / ".fourierflow.lock").read_text())
         assert holder["pid"] == os.getpid()
         message = (
             rf"{re.escape(str(folder))} is in use by another fourierflow run \(pid {os.getpid()}"
         )
-        with pytest.raises(RuntimeError, match=message + r".*choose another folder"):
-            with _io.lock_folder(folder):
-                pass
+        errors = []
+
+        def other_thread():
+            try:
+                with ff.lock_folder(folder):
+                    pass
+            except RuntimeError as error:
+                errors.append(str(error))
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert len(errors) == 1 and re.match(message + r".*choose another folder", errors[0])
+        # The holder itself may take it again (a command line around the sweep it runs).
+        with ff.lock_folder(folder):
+            assert json.loads((folder / ".fourierflow.lock").read_text())["pid"] == os.getpid()
     # Released on exit: the folder can be taken again, and a lock file whose holder is gone
     # (here: an invented dead pid) does not block; only the kernel's flock counts.
     (folder / ".fourierflow.lock").write_text(json.dumps({"pid": 999_999_999}))
-    with _io.lock_folder(folder):
+    with ff.lock_folder(folder):
         assert json.loads((folder / ".fourierflow.lock").read_text())["pid"] == os.getpid()
     assert (folder / ".fourierflow.lock").read_text() == ""
