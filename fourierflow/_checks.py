@@ -236,3 +236,25 @@ def check_times(ts, name: str = "ts", *, start: float | None = None):
     if start is not None and arr[0] < start:
         raise ValueError(f"`{name}` must start at or after {start}; got {name}[0]={arr[0]}.")
     return jnp.asarray(arr, dtype=float)
+
+
+def check_indices(values, name: str, high: int):
+    """Integer indices in `[0, high)`: checked now when concrete (a `ValueError`/`TypeError`
+    naming `name`), and at run time with `equinox.error_if` when traced, never clamped (JAX's
+    gathers would silently clamp an index out of range). Returns the array."""
+    import jax
+    import jax.numpy as jnp
+
+    if isinstance(values, jax.core.Tracer):
+        if not jnp.issubdtype(values.dtype, jnp.integer):
+            raise TypeError(f"`{name}` must hold integers; got dtype {values.dtype}.")
+        bad = jnp.any((values < 0) | (values >= high))
+        return eqx.error_if(values, bad, f"`{name}` must lie in [0, {high}).")
+    arr = np.asarray(values)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"`{name}` must hold integers in [0, {high}); got dtype {arr.dtype}.")
+    if arr.size and (arr.min() < 0 or arr.max() >= high):
+        raise ValueError(
+            f"`{name}` must lie in [0, {high}); got values from {arr.min()} to {arr.max()}."
+        )
+    return jnp.asarray(arr)

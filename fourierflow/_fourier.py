@@ -204,8 +204,11 @@ def ipr(v: Float[ArrayLike, "*batch p"]) -> Float[Array, "*batch"]:
     **Returns:**
 
     `sum_k a_k^4 / (sum_k a_k^2)^2` with `a_k = hypot(gc_k, gs_k)`: 1 for a single frequency,
-    `1/K` for a flat spectrum.
+    `1/K` for a flat spectrum; NaN for a vector without any frequency content (a dead neuron:
+    its sparsity is undefined).
     """
     _, gc, gs = fourier_coefficients(v)
     a2 = gc**2 + gs**2
-    return jnp.sum(a2**2, axis=-1) / jnp.sum(a2, axis=-1) ** 2
+    total = jnp.sum(a2, axis=-1)
+    safe = jnp.where(total > 0, total, 1.0)
+    return jnp.where(total > 0, jnp.sum(a2**2, axis=-1) / safe**2, jnp.nan)

@@ -14,7 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._activations import get_activation
-from ._checks import check_choice, check_modulus, check_positive, check_reduction
+from ._checks import (
+    check_choice,
+    check_indices,
+    check_modulus,
+    check_positive,
+    check_reduction,
+)
 from ._fourier import num_frequencies
 from ._network import TwoLayerNet
 from ._types import Array, ArrayLike, Float, Int, Reduction
@@ -52,7 +58,8 @@ def cross_entropy(
     """
     check_reduction(reduction)
     check_choice(method, "method", ("log1p", "logsumexp"))
-    logits, z = jnp.asarray(logits), jnp.asarray(z)
+    logits = jnp.asarray(logits)
+    z = check_indices(z, "z", logits.shape[-1])
     if method == "log1p":
         # logaddexp(0, s) = log1p(exp(s)) for s < 0: no cancellation.
         nll = jnp.logaddexp(0.0, jax.nn.logsumexp(_gaps(logits, z), axis=-1))
@@ -73,7 +80,8 @@ def logit_margin(logits: Float[ArrayLike, "*n p"], z: Int[ArrayLike, "*n"]) -> F
 
     The margins, shape `z.shape`.
     """
-    logits, z = jnp.asarray(logits), jnp.asarray(z)
+    logits = jnp.asarray(logits)
+    z = check_indices(z, "z", logits.shape[-1])
     return -jnp.max(_gaps(logits, z), axis=-1)
 
 

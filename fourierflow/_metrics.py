@@ -33,9 +33,12 @@ def frequency_sparsity(net: TwoLayerNet) -> Float[Array, "*batch"]:
 
     **Returns:**
 
-    The mean IPR over all rows `theta_m` and `xi_m` (1 = every neuron single-frequency).
+    The mean IPR over the rows `theta_m` and `xi_m` that have frequency content (1 = every
+    neuron single-frequency); rows without any (dead neurons) do not count, and the measure is
+    NaN only when no row has any.
     """
-    return 0.5 * (jnp.mean(ipr(net.theta), axis=-1) + jnp.mean(ipr(net.xi), axis=-1))
+    values = jnp.concatenate([ipr(net.theta), ipr(net.xi)], axis=-1)
+    return jnp.nanmean(values, axis=-1)
 
 
 def dominant_frequencies(net: TwoLayerNet) -> Int[Array, "*batch M"]:

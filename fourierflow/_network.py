@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from ._activations import get_activation
-from ._checks import check_reduction
+from ._checks import check_indices, check_reduction
 from ._data import FoldedPairs
 from ._types import Array, ArrayLike, Float, Int, Reduction
 
@@ -56,6 +56,9 @@ class TwoLayerNet(eqx.Module):
             raise ValueError(
                 f"the input size p ({d_in}) must equal xi.shape[-1] ({self.xi.shape[-1]})."
             )
+        p = self.xi.shape[-1]
+        if p < 3 or p % 2 == 0:
+            raise ValueError(f"the modulus p = xi.shape[-1] must be an odd integer >= 3; got {p}.")
 
     @property
     def p(self) -> int:
@@ -75,7 +78,7 @@ class TwoLayerNet(eqx.Module):
         self, x: Int[ArrayLike, "*n"], y: Int[ArrayLike, "*n"]
     ) -> Float[Array, "*n M"]:
         """`u_m(x, y)` for every neuron, shape `x.shape + (M,)`."""
-        x, y = jnp.asarray(x), jnp.asarray(y)
+        x, y = check_indices(x, "x", self.p), check_indices(y, "y", self.p)
         rows = self.theta.T if self.embedding is None else self.embedding.T @ self.theta.T
         return rows[x] + rows[y]
 

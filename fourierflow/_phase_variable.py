@@ -11,15 +11,15 @@ import math
 
 import numpy as np
 
-# Float64 cannot hold pi: a D0 within this many ulps of pi (mod 2pi) is pi itself.
-PI_ULPS = 4
-
 
 def is_pi(D0, xp):
-    """Whether `D0` is pi mod 2pi up to `PI_ULPS` ulps (float64 cannot represent pi)."""
-    D0r = xp.remainder(D0, 2 * math.pi)  # in [0, 2pi)
-    tol = PI_ULPS * np.finfo(np.float64).eps * xp.maximum(1.0, xp.abs(D0))
-    return xp.abs(D0r - math.pi) <= tol
+    """Whether `D0` is the unstable point pi (mod 2pi): the float nearest to pi, `math.pi`,
+    or one of its odd multiples (whose remainder mod `2 math.pi` is `math.pi` exactly).
+
+    Any other float, however close, is a state off the fixed point with a finite alignment
+    time (about `log(1 / |sin D0|) / (2 sqrt(2) r kappa)` there), and is solved as one.
+    """
+    return xp.remainder(D0, 2 * math.pi) == math.pi
 
 
 def angles(D0, xp):

@@ -321,4 +321,8 @@ def sweep_lottery(
         metadata=metadata,
         out=out,
         resume=resume,
+        dims={
+            name: ("frequency",) if name in ("D0", "alpha0", "beta0") else ("frequency", "time")
+            for name in ("D0", "alpha0", "beta0", "alpha", "beta", "B")
+        },
     )

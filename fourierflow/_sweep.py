@@ -177,6 +177,7 @@ def sweep(
     order: ArrayLike | None = None,
     out: str | os.PathLike | None = None,
     resume: bool = False,
+    dims: dict[str, Sequence[str]] | None = None,
 ) -> SweepResult:
     """Apply a per-element function to every element of a batch, vmapped, in chunks of bounded
     memory, sharded over devices, with an `Outcome` per element.
@@ -214,6 +215,8 @@ def sweep(
       (running, complete, failed with why). One run at a time holds the folder.
     - `resume`: continue the sweep in `out` from its intact chunks (refused if `out` holds
       another sweep); without it an `out` that holds a sweep is refused.
+    - `dims`: names of the per-element axes of inputs and outputs (after the element axis),
+      e.g. `{"beta": ("frequency", "time")}`, for `SweepResult.to_xarray`.
 
     **Returns:**
 
@@ -360,6 +363,7 @@ def sweep(
             "seed": parameters.get("seed"),
             "devices": [str(d) for d in devices],
             "platform": devices[0].platform,
+            "dims": {k: list(v) for k, v in (dims or {}).items()},
         }
         result = SweepResult(
             inputs=inputs_named,

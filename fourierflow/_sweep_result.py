@@ -24,6 +24,7 @@ from ._outcome import (
     from_codes,
     is_ok,
     names,
+    outcome_names,
     take,
     to_codes,
 )
@@ -95,6 +96,68 @@ class SweepResult(eqx.Module):
     def describe(self) -> dict[str, int]:
         """Counts of elements per outcome name (e.g. `{"event": 99, "never_aligns": 1}`)."""
         return counts(self.outcome)
+
+    def dims(self, name: str) -> tuple[str, ...]:
+        """The dimension names of an input or output: `("element", ...)`, the trailing ones as
+        the sweep declared them (metadata `dims`), else `name_0`, `name_1`, ...
+
+        **Arguments:**
+
+        - `name`: an input or output name.
+
+        **Returns:**
+
+        A tuple with one name per axis of `self[name]`.
+        """
+        declared = self.metadata.get("dims", {}).get(name)
+        extra = np.ndim(self[name]) - 1
+        if declared is None or len(declared) != extra:
+            declared = [f"{name}_{i}" for i in range(extra)]
+        return ("element", *declared)
+
+    def to_xarray(self):
+        """The result as an `xarray.Dataset` with named dimensions (needs xarray).
+
+        **Arguments:**
+
+        (none)
+
+        **Returns:**
+
+        A Dataset over the dimension `element` (coordinate: the elements' `index`), one
+        variable per input and output with its named dimensions (`dims`), and `outcome` (the
+        outcome names); the metadata in `attrs`.
+        """
+        try:
+            import xarray as xr
+        except ImportError:
+            raise ImportError("to_xarray needs xarray: pip install xarray") from None
+        variables = {name: (self.dims(name), np.asarray(self[name])) for name in self.names}
+        variables["outcome"] = (("element",), outcome_names(self.outcome))
+        return xr.Dataset(
+            variables, coords={"element": self.index}, attrs={"metadata": self.metadata_json}
+        )
+
+    def to_pandas(self):
+        """The per-element numbers as a `pandas.DataFrame` (needs pandas).
+
+        **Arguments:**
+
+        (none)
+
+        **Returns:**
+
+        One row per element (indexed by `index`) with a column per input and output that has
+        one value per element, and `outcome` (the names). Arrays with more axes (e.g. a
+        trajectory per element) are in `to_xarray`, with named dimensions.
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas needs pandas: pip install pandas") from None
+        columns = {name: np.asarray(self[name]) for name in self.names if np.ndim(self[name]) == 1}
+        columns["outcome"] = outcome_names(self.outcome)
+        return pd.DataFrame(columns, index=pd.Index(self.index, name="element"))
 
     def select(self, mask: np.ndarray) -> "SweepResult":
         """The elements where `mask` is true (e.g. `result.select(result.ok)`).
