@@ -1,15 +1,29 @@
 """Figures of trained networks and of training (paper Figs. 2, 3, 5, 10-12).
 
-Every function returns the figure; inputs are a `TwoLayerNet`, a `History`, a `Split` or plain
-arrays, so any run (a named configuration or not) can feed them.
+Every function returns the figure, drawn at its printed size (a paper column, 3.5 in, or a
+page, 7 in); inputs are a `TwoLayerNet`, a `History`, a `Split` or plain arrays, so any run (a
+named configuration or not) can feed them.
 """
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
+import matplotlib as mpl
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 import fourierflow as ff
+
+from ._style import (
+    COLUMN_WIDTH,
+    PAGE_WIDTH,
+    legend_above,
+    legend_top,
+    new_figure,
+    paper_figure,
+    pi_axis,
+    set_title,
+)
 
 STAGE_COLORS = ("tab:red", "tab:orange", "tab:green")
 STAGE_NAMES = ("memorization", "generalization I", "generalization II")
@@ -28,9 +42,10 @@ def order_by_frequency(net: ff.TwoLayerNet, neurons: Sequence[int] | None = None
     return idx[np.lexsort((idx, k[idx]))]
 
 
+@paper_figure
 def plot_dft_heatmap(net: ff.TwoLayerNet, neurons: Sequence[int] | None = None, *, title=None):
     """Fig. 2a: the Fourier magnitudes of `theta_m` and `xi_m` for some neurons, one row per
-    neuron, rows grouped by dominant frequency.
+    neuron, rows grouped by dominant frequency (a page's width, 7 in).
 
     **Arguments:**
 
@@ -44,24 +59,29 @@ def plot_dft_heatmap(net: ff.TwoLayerNet, neurons: Sequence[int] | None = None, 
     neurons = order_by_frequency(net, range(10) if neurons is None else neurons)
     K = ff.num_frequencies(net.p)
     k_dom = np.asarray(ff.dominant_frequencies(net))[neurons]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 0.35 * len(neurons) + 1.8), constrained_layout=True)
+    fig = new_figure(PAGE_WIDTH, 0.16 * len(neurons) + 1.3)
+    axes = fig.subplots(1, 2, sharey=True)
+    step = 1 if K <= 16 else int(np.ceil(K / 12))
     for ax, w, name in zip(axes, (net.theta, net.xi), ("theta", "xi"), strict=True):
         spec = _spectrum_rows(np.asarray(w)[neurons])
-        im = ax.imshow(spec, aspect="auto", cmap="Blues")
-        ax.set_xticks(range(K + 1), ["DC"] + [str(k) for k in range(1, K + 1)])
+        im = ax.imshow(spec, aspect="auto", cmap="Blues", vmin=0)
+        ticks = [0] + list(range(step, K + 1, step))
+        ax.set_xticks(ticks, ["DC"] + [str(k) for k in ticks[1:]])
         ax.set_yticks(
-            range(len(neurons)), [f"m={m} (k={k})" for m, k in zip(neurons, k_dom, strict=True)]
+            range(len(neurons)), [f"{m} (k={k})" for m, k in zip(neurons, k_dom, strict=True)]
         )
-        ax.set(xlabel="frequency k", ylabel="neuron (dominant frequency)")
-        ax.set_title(rf"$|\hat{{\{name}}}_m|$ (DFT magnitude)")
-        fig.colorbar(im, ax=ax, label="magnitude")
-    fig.suptitle(title or "Fourier spectra of trained neurons")
+        ax.set_xlabel("frequency $k$")
+        ax.set_title(rf"$|\hat{{\{name}}}_m|$")
+        fig.colorbar(im, ax=ax, label="DFT magnitude", aspect=15, pad=0.02)
+    axes[0].set_ylabel("neuron $m$ (dominant $k$)")
+    set_title(fig, title or "Fourier spectra of trained neurons")
     return fig
 
 
+@paper_figure
 def plot_cosine_fits(net: ff.TwoLayerNet, neurons: Sequence[int] = (0, 1, 2), *, title=None):
     """Fig. 2b: `theta_m[j]` and `xi_m[j]` with the single-cosine fit at the dominant frequency
-    `g0/sqrt(p) + alpha_k cos(w_k j + phi_k)` (SPEC section 4).
+    `g0/sqrt(p) + alpha_k cos(w_k j + phi_k)` (SPEC section 4); a page's width (7 in).
 
     **Arguments:**
 
@@ -74,9 +94,8 @@ def plot_cosine_fits(net: ff.TwoLayerNet, neurons: Sequence[int] = (0, 1, 2), *,
     p = net.p
     j = np.arange(p)
     jj = np.linspace(0, p - 1, 400)
-    fig, axes = plt.subplots(
-        2, len(neurons), figsize=(4 * len(neurons), 6), squeeze=False, constrained_layout=True
-    )
+    fig = new_figure(PAGE_WIDTH, 3.4)
+    axes = fig.subplots(2, len(neurons), squeeze=False, sharex=True)
     for col, m in enumerate(neurons):
         for row, (w, name) in enumerate(((net.theta, "theta"), (net.xi, "xi"))):
             v = np.asarray(w[m])
@@ -85,16 +104,26 @@ def plot_cosine_fits(net: ff.TwoLayerNet, neurons: Sequence[int] = (0, 1, 2), *,
             dc = np.mean(v)
             fit = dc + mag[k - 1] * np.cos(2 * np.pi * k * jj / p + phase[k - 1])
             ax = axes[row, col]
-            ax.plot(j, v, "o", ms=4, label="learned")
-            ax.plot(jj, fit, "-", lw=1, label=f"cosine fit, k={k}")
-            ax.set(xlabel="input j", ylabel=rf"$\{name}_{{{m}}}[j]$", title=f"neuron {m}: {name}")
-            ax.legend(loc="upper right", fontsize=8)
-    fig.suptitle(title or "Learned weights and their single-frequency cosine fits")
+            ax.plot(jj, fit, "-", color="C1", lw=1.0)
+            ax.plot(j, v, "o", color="C0", ms=3)
+            ax.set_ylabel(rf"$\{name}_{{{m}}}[j]$")
+            ax.set_title(f"neuron {m}, {'input' if row == 0 else 'output'}: $k = {k}$")
+            if row == 1:
+                ax.set_xlabel("$j$")
+    handles = [
+        Line2D([], [], ls="", marker="o", color="C0", ms=3, label="learned weight"),
+        Line2D([], [], color="C1", lw=1.0, label="single cosine at the dominant $k$"),
+    ]
+    legend_top(
+        fig, handles, title=title or "Learned weights and their single-frequency cosine fits"
+    )
     return fig
 
 
+@paper_figure
 def plot_phase_doubling(phi, psi, *, title=None):
-    """Fig. 3a: `psi` against `2 phi` (mod 2pi) at each neuron's dominant frequency.
+    """Fig. 3a: `psi` against `2 phi` (mod 2pi) at each neuron's dominant frequency (a paper
+    column, 3.5 in).
 
     **Arguments:**
 
@@ -106,18 +135,22 @@ def plot_phase_doubling(phi, psi, *, title=None):
     """
     two_phi = np.mod(2 * np.asarray(phi), 2 * np.pi)
     psi = np.mod(np.asarray(psi), 2 * np.pi)
-    fig, ax = plt.subplots(figsize=(5, 5), constrained_layout=True)
-    ax.plot(two_phi, psi, ".", ms=4, label="neurons")
-    ax.plot([0, 2 * np.pi], [0, 2 * np.pi], "k--", lw=1, label=r"$\psi = 2\phi$")
+    fig = new_figure(COLUMN_WIDTH, 3.5)
+    ax = fig.subplots()
+    ax.plot(two_phi, psi, ".", ms=3, color="C0", label="neurons")
+    ax.plot([0, 2 * np.pi], [0, 2 * np.pi], "k--", lw=0.9, label=r"$\psi = 2\phi$")
     ax.set(xlim=(0, 2 * np.pi), ylim=(0, 2 * np.pi), xlabel=r"$2\phi$ mod $2\pi$")
-    ax.set(ylabel=r"$\psi$ mod $2\pi$", title=title or "Phase doubling (Obs. 2)")
-    ax.legend(loc="upper left")
+    ax.set(ylabel=r"$\psi$ mod $2\pi$", aspect="equal")
+    pi_axis(ax.xaxis, np.pi / 2)
+    pi_axis(ax.yaxis, np.pi / 2)
+    legend_above(ax, title=title or "Phase doubling (Obs. 2)")
     return fig
 
 
+@paper_figure
 def plot_phase_groups(k_dom, phi, alpha, beta, K: int, *, title=None):
     """Fig. 3b-c: per frequency, the neuron count, the phases `phi` on the unit circle
-    (scaled by `alpha`), and the spread of magnitudes.
+    (scaled by `alpha`), and the spread of magnitudes (a page's width, 7 in).
 
     **Arguments:**
 
@@ -130,23 +163,42 @@ def plot_phase_groups(k_dom, phi, alpha, beta, K: int, *, title=None):
     """
     k_dom, phi = np.asarray(k_dom), np.asarray(phi)
     alpha, beta = np.asarray(alpha), np.asarray(beta)
-    fig = plt.figure(figsize=(14, 4.2), constrained_layout=True)
+    fig = new_figure(PAGE_WIDTH, 2.7)
     ax0 = fig.add_subplot(1, 3, 1)
-    counts = np.bincount(k_dom, minlength=K + 1)[1:]
-    ax0.bar(np.arange(1, K + 1), counts)
-    ax0.set(xlabel="frequency k", ylabel="neurons", title="neurons per dominant frequency")
     ax1 = fig.add_subplot(1, 3, 2, projection="polar")
-    colors = plt.cm.tab20(np.linspace(0, 1, K))
-    for k in range(1, K + 1):
-        sel = k_dom == k
-        ax1.plot(phi[sel], alpha[sel], ".", ms=4, color=colors[k - 1], label=f"k={k}")
-    ax1.set_title(r"phases $\phi_m$ (radius $\alpha_m$) by frequency")
-    ax1.legend(loc="center left", bbox_to_anchor=(1.1, 0.5), fontsize=7)
     ax2 = fig.add_subplot(1, 3, 3)
-    data = [beta[k_dom == k] for k in range(1, K + 1)]
-    ax2.boxplot([d if len(d) else [np.nan] for d in data], positions=np.arange(1, K + 1))
-    ax2.set(xlabel="frequency k", ylabel=r"$\beta_m$", title="output magnitudes by frequency")
-    fig.suptitle(title or "Phase symmetry and magnitude spread (Obs. 3)")
+    ks = np.arange(1, K + 1)
+    colors = mpl.colormaps["tab20"](np.linspace(0, 1, K)) if K > 10 else [f"C{i}" for i in ks - 1]
+    counts = np.bincount(k_dom, minlength=K + 1)[1:]
+    ax0.bar(ks, counts, color=colors)
+    ax0.set(xlabel="frequency $k$", ylabel="neurons", title="neurons per dominant frequency")
+    ax0.yaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    for k in ks:
+        sel = k_dom == k
+        ax1.plot(phi[sel], alpha[sel], ".", ms=3, color=colors[k - 1], label=f"$k = {k}$")
+    ax1.set_title(r"phases $\phi_m$ (radius $\alpha_m$)")
+    ax1.tick_params(axis="x", pad=-2)
+    ax1.set_xticks(np.arange(4) * np.pi / 2, ["0", r"$\pi/2$", r"$\pi$", r"$3\pi/2$"])
+    ax1.yaxis.set_major_locator(mpl.ticker.MaxNLocator(3))
+    data = [beta[k_dom == k] for k in ks]
+    ax2.boxplot(
+        [d if len(d) else [np.nan] for d in data],
+        positions=ks,
+        widths=0.6,
+        flierprops=dict(markersize=2),
+    )
+    step = 1 if K <= 12 else 2
+    ax2.set_xticks(ks[::step], [str(k) for k in ks[::step]])
+    ax0.set_xticks(ks[::step], [str(k) for k in ks[::step]])
+    ax2.set(xlabel="frequency $k$", ylabel=r"$\beta_m$", title="output magnitudes")
+    fig.legend(
+        *ax1.get_legend_handles_labels(),
+        loc="outside right center",
+        title="frequency",
+        markerscale=2,
+        handletextpad=0.1,
+    )
+    set_title(fig, title or "Phase symmetry and magnitude spread (Obs. 3)")
     return fig
 
 
@@ -156,11 +208,43 @@ def shade_stages(ax, bounds, end):
     edges = [0, t1 if t1 is not None else end, t2 if t2 is not None else end, end]
     for i in range(3):
         if edges[i + 1] > edges[i]:
-            ax.axvspan(edges[i], edges[i + 1], color=STAGE_COLORS[i], alpha=0.08, lw=0)
+            ax.axvspan(edges[i], edges[i + 1], color=STAGE_COLORS[i], alpha=0.1, lw=0)
 
 
+def _step_axis(ax, xscale: str, steps) -> None:
+    """A step axis, linear or symlog (linear to 1000, then log) with ticks 0, 10^3, 10^4..."""
+    if xscale == "symlog":
+        ax.set_xscale("symlog", linthresh=1000)
+        top = max(int(np.ceil(np.log10(max(steps[-1], 1000)))), 3)
+        ticks = [0] + [10**e for e in range(3, top + 1) if 10**e <= steps[-1]]
+        ax.set_xticks(ticks, ["0"] + [f"$10^{{{e}}}$" for e in range(3, 3 + len(ticks) - 1)])
+        ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+    else:
+        ax.set_xscale(xscale)
+    ax.set_xlim(steps[0], steps[-1])
+
+
+def _stage_handles(bounds, end):
+    t1, t2 = bounds
+    edges = [0, t1 if t1 is not None else end, t2 if t2 is not None else end, end]
+    return [
+        Patch(
+            color=STAGE_COLORS[i],
+            alpha=0.25,
+            lw=0,
+            label=f"{STAGE_NAMES[i]}\n[{edges[i]}, {edges[i + 1]}{']' if i == 2 else ')'}",
+        )
+        for i in range(3)
+        if edges[i + 1] > edges[i]
+    ]
+
+
+@paper_figure
 def plot_history(history: ff.History, stages=None, *, xscale: str = "linear", title=None):
     """Fig. 5: loss, accuracy, mean `|sin D|`, IPR and norm over training, stages shaded.
+
+    Five panels, each quantity on its own axes, in three rows of a paper column (3.5 x 4.8
+    in); the legend (train/test, the stages) fills the sixth place.
 
     **Arguments:**
 
@@ -175,43 +259,45 @@ def plot_history(history: ff.History, stages=None, *, xscale: str = "linear", ti
     """
     h = {k: np.asarray(v) for k, v in history.as_dict().items()}
     s = h["step"]
-    xkw = {} if xscale == "linear" else dict(linthresh=1000)
-    fig, axes = plt.subplots(1, 4, figsize=(19, 4), constrained_layout=True)
-    axes[0].plot(s, h["train_loss"], label="train")
-    axes[0].plot(s, h["test_loss"], label="test")
+    fig = new_figure(COLUMN_WIDTH, 4.8)
+    axes = fig.subplots(3, 2, sharex=True).ravel()
+    train, test = dict(color="C0"), dict(color="C1", ls="--")
+    axes[0].plot(s, h["train_loss"], **train)
+    axes[0].plot(s, h["test_loss"], **test)
     axes[0].set(yscale="log", ylabel="cross-entropy", title="(a) loss")
-    axes[1].plot(s, h["train_accuracy"], label="train")
-    axes[1].plot(s, h["test_accuracy"], label="test")
+    axes[1].plot(s, h["train_accuracy"], **train)
+    axes[1].plot(s, h["test_accuracy"], **test)
     axes[1].set(ylabel="accuracy", title="(b) accuracy", ylim=(-0.02, 1.02))
-    axes[2].plot(s, h["phase_alignment"], color="tab:purple", label=r"mean $|\sin D|$")
+    axes[2].plot(s, h["phase_alignment"], color="tab:purple")
     axes[2].set(ylabel=r"mean $|\sin D^\star_m|$", title="(c) phase alignment")
-    axes[3].plot(s, h["frequency_sparsity"], color="tab:brown", label="IPR")
-    axes[3].set(ylabel="IPR", title="(d) frequency sparsity and norm")
-    twin = axes[3].twinx()
-    twin.plot(s, h["weight_norm"], color="tab:gray", label=r"$\ell_2$ norm")
-    twin.set_ylabel(r"$\frac{1}{M}\sum_m \|\theta_m\| + \|\xi_m\|$")
-    axes[3].legend(axes[3].get_lines() + twin.get_lines(), ["IPR", "norm"], loc="center right")
-    for ax in axes:
-        ax.set_xlabel("step")
-        ax.set_xscale(xscale, **xkw)
+    axes[3].plot(s, h["frequency_sparsity"], color="tab:brown")
+    axes[3].set(ylabel="mean IPR", title="(d) frequency sparsity")
+    axes[4].plot(s, h["weight_norm"], color="0.3")
+    axes[4].set(ylabel=r"$\frac{1}{M}\sum_m \|\theta_m\| + \|\xi_m\|$", title="(e) weight norm")
+    for ax in axes[:5]:
+        _step_axis(ax, xscale, s)
         if stages is not None:
             shade_stages(ax, stages, s[-1])
-        if ax is not axes[3]:
-            ax.legend(loc="best")
-    title = title or "Progress measures"
+    for ax in axes[3:5]:
+        ax.set_xlabel("step" if xscale == "linear" else "step (log after $10^3$)")
+    axes[3].xaxis.set_tick_params(labelbottom=True)
+    handles = [
+        Line2D([], [], label="train", **train),
+        Line2D([], [], label="test", **test),
+    ]
     if stages is not None:
-        t1, t2 = stages
-        title += (
-            f"\nshaded: {STAGE_NAMES[0]} [0, {t1}), {STAGE_NAMES[1]} [{t1}, {t2}), "
-            f"{STAGE_NAMES[2]} [{t2}, {s[-1]}]"
-        )
-    fig.suptitle(title)
+        handles += _stage_handles(stages, int(s[-1]))
+    key = axes[5]
+    key.axis("off")
+    key.legend(handles=handles, loc="center", title="(a), (b)" if stages is None else None)
+    set_title(fig, title or "Progress measures")
     return fig
 
 
+@paper_figure
 def plot_memorization(history: ff.History, stages=None, *, title=None):
     """Figs. 10-11 over time: accuracy on common and rare train pairs and on mirror-covered
-    and unseen test pairs.
+    and unseen test pairs (a paper column, 3.5 in).
 
     **Arguments:**
 
@@ -223,21 +309,25 @@ def plot_memorization(history: ff.History, stages=None, *, title=None):
     The figure.
     """
     h = {k: np.asarray(v) for k, v in history.as_dict().items()}
-    fig, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
+    fig = new_figure(COLUMN_WIDTH, 3.0)
+    ax = fig.subplots()
     for name, style in (("common", "-"), ("rare", "-"), ("mirror_covered", "--"), ("unseen", "--")):
-        ax.plot(h["step"], h[f"{name}_accuracy"], style, label=name.replace("_", "-"))
+        kind = "train" if name in ("common", "rare") else "test"
+        ax.plot(h["step"], h[f"{name}_accuracy"], style, label=f"{name.replace('_', '-')} {kind}")
+    handles, _ = ax.get_legend_handles_labels()
     if stages is not None:
         shade_stages(ax, stages, h["step"][-1])
-    ax.set_xscale("symlog", linthresh=1000)
-    ax.set(xlabel="step (linear to 1000, then log)", ylabel="accuracy", ylim=(-0.02, 1.02))
-    ax.set_title(title or "Accuracy by symmetry class (common/rare train, mirror/unseen test)")
-    ax.legend(loc="best")
+        handles += _stage_handles(stages, int(h["step"][-1]))
+    _step_axis(ax, "symlog", h["step"])
+    ax.set(xlabel="step (linear to $10^3$, then log)", ylabel="accuracy", ylim=(-0.02, 1.02))
+    legend_above(ax, handles, ncol=2, title=title or "Accuracy by symmetry class of the pairs")
     return fig
 
 
+@paper_figure
 def plot_pair_heatmaps(net: ff.TwoLayerNet, split: ff.Split, *, title=None):
     """Fig. 10/11: the symmetry classes of the split, the accuracy per pair, and the softmax
-    probability of the correct answer per pair.
+    probability of the correct answer per pair (a page's width, 7 in).
 
     **Arguments:**
 
@@ -247,49 +337,53 @@ def plot_pair_heatmaps(net: ff.TwoLayerNet, split: ff.Split, *, title=None):
 
     The figure.
     """
-    import jax
-
     p = net.p
     x, y = ff.all_pairs(p)
-    f = net.logits(x, y)
-    z = np.asarray((x + y) % p)
-    prob = np.asarray(jax.nn.softmax(f, axis=-1))[np.arange(p * p), z].reshape(p, p)
-    correct = (np.asarray(f).argmax(-1) == z).reshape(p, p)
+    f = np.asarray(net.logits(x, y))
+    z = (np.asarray(x) + np.asarray(y)) % p
+    e = np.exp(f - f.max(-1, keepdims=True))
+    prob = (e[np.arange(p * p), z] / e.sum(-1)).reshape(p, p)
+    correct = (f.argmax(-1) == z).reshape(p, p)
     classes = (
         1 * np.asarray(split.common)
         + 2 * np.asarray(split.rare)
         + 3 * np.asarray(split.mirror_covered)
         + 4 * np.asarray(split.unseen)
     )
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5), constrained_layout=True)
-    cmap = plt.matplotlib.colors.ListedColormap(["#08306b", "#9e9ac8", "#6baed6", "#ffffff"])
+    fig = new_figure(PAGE_WIDTH, 2.75)
+    axes = fig.subplots(1, 3)
+    cmap = mpl.colors.ListedColormap(["#08306b", "#9e9ac8", "#6baed6", "#ffffff"])
     axes[0].imshow(classes - 1, cmap=cmap, vmin=-0.5, vmax=3.5)
+    axes[0].set_title("pairs by symmetry class")
+    im1 = axes[1].imshow(correct, cmap="Greens", vmin=0, vmax=1)
+    axes[1].set_title("correct (1) / wrong (0)")
+    fig.colorbar(im1, ax=axes[1], ticks=[0, 1], shrink=0.8, aspect=15, pad=0.02)
+    im2 = axes[2].imshow(prob, cmap="viridis", vmin=0, vmax=1)
+    axes[2].set_title("softmax prob. of the answer")
+    fig.colorbar(im2, ax=axes[2], shrink=0.8, aspect=15, pad=0.02)
+    unseen = np.argwhere(np.asarray(split.unseen))
+    for ax in axes:
+        ax.set(xlabel="$y$", ylabel="$x$")
+        ax.plot(unseen[:, 1], unseen[:, 0], "s", mfc="none", mec="red", ms=2.5, mew=0.5)
     handles = [
-        plt.matplotlib.patches.Patch(facecolor=c, edgecolor="k", label=n)
+        Patch(facecolor=c, edgecolor="k", lw=0.4, label=n)
         for c, n in zip(
             cmap.colors,
             ("common train", "rare train", "mirror-covered test", "unseen test"),
             strict=True,
         )
     ]
-    axes[0].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
-    axes[0].set_title("data by symmetry class")
-    im1 = axes[1].imshow(correct, cmap="Greens", vmin=0, vmax=1)
-    axes[1].set_title("correct (1) / wrong (0)")
-    fig.colorbar(im1, ax=axes[1])
-    im2 = axes[2].imshow(prob, cmap="viridis", vmin=0, vmax=1)
-    axes[2].set_title("softmax probability of the answer")
-    fig.colorbar(im2, ax=axes[2])
-    unseen = np.argwhere(np.asarray(split.unseen))
-    for ax in axes:
-        ax.set(xlabel="y", ylabel="x")
-        ax.plot(unseen[:, 1], unseen[:, 0], "s", mfc="none", mec="red", ms=4, mew=0.6)
-    fig.suptitle(title or "Pairs by class, accuracy and confidence (unseen pairs in red)")
+    handles.append(
+        Line2D([], [], ls="", marker="s", mfc="none", mec="red", ms=4, label="unseen (all panels)")
+    )
+    legend_top(fig, handles, title=title or "Pairs by class, accuracy and confidence")
     return fig
 
 
+@paper_figure
 def plot_dft_over_training(snapshots: ff.TwoLayerNet, steps, neurons=range(20), *, title=None):
-    """Fig. 12: DFT magnitudes of `xi_m` for some neurons at several training steps.
+    """Fig. 12: DFT magnitudes of `xi_m` for some neurons at several training steps (a page's
+    width, 7 in).
 
     **Arguments:**
 
@@ -306,17 +400,16 @@ def plot_dft_over_training(snapshots: ff.TwoLayerNet, steps, neurons=range(20), 
     last = ff.TwoLayerNet(snapshots.theta[-1], snapshots.xi[-1], snapshots.activation)
     neurons = order_by_frequency(last, list(neurons))
     K = (snapshots.p - 1) // 2
-    fig, axes = plt.subplots(
-        1, T, figsize=(2.6 * T + 1, 0.25 * len(neurons) + 2), squeeze=False, constrained_layout=True
-    )
+    fig = new_figure(PAGE_WIDTH, 0.12 * len(neurons) + 1.4)
+    axes = fig.subplots(1, T, squeeze=False, sharey=True)[0]
     for t in range(T):
         spec = _spectrum_rows(np.asarray(snapshots.xi[t])[neurons])
-        ax = axes[0, t]
-        ax.imshow(spec / spec.max(), aspect="auto", cmap="Blues", vmin=0, vmax=1)
+        ax = axes[t]
+        im = ax.imshow(spec / spec.max(), aspect="auto", cmap="Blues", vmin=0, vmax=1)
         ax.set_xticks([0, K // 2, K], ["DC", str(K // 2), str(K)])
-        ax.set(title=f"step {int(steps[t])}", xlabel="frequency k")
-        ax.set_yticks(range(len(neurons)), [str(m) for m in neurons] if t == 0 else [])
-        if t == 0:
-            ax.set_ylabel("neuron m (by final frequency)")
-    fig.suptitle(title or r"$|\hat\xi_m|$ over training (each panel scaled to its maximum)")
+        ax.set(title=f"step {int(steps[t])}", xlabel="$k$")
+    axes[0].set_yticks(range(len(neurons)), [str(m) for m in neurons])
+    axes[0].set_ylabel("neuron $m$ (by final $k$)")
+    fig.colorbar(im, ax=list(axes), label=r"$|\hat\xi_m|$ / panel max", aspect=20, pad=0.01)
+    set_title(fig, title or r"$|\hat\xi_m|$ over training")
     return fig
