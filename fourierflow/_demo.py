@@ -19,11 +19,9 @@ from ._metrics import frequency_sparsity, phase_alignment, weight_norm
 
 
 def _save(fig, path: Path) -> str:
-    import matplotlib.pyplot as plt
+    from .plots import save_figure
 
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path.name
+    return save_figure(fig, path, ("png",), dpi=200)[0].name
 
 
 def spectra_section(out: Path, *, key, p: int = 23, width: int = 64) -> dict:
@@ -37,7 +35,7 @@ def spectra_section(out: Path, *, key, p: int = 23, width: int = 64) -> dict:
         "multi_frequency(kappa=0.02)": init_multi_frequency(km, p, width, 0.02),
     }
     fig = plot_spectra(nets, title=f"Fourier magnitudes at initialization (p={p}, width={width})")
-    figure = _save(fig, out / "init_spectra.png")
+    figure = _save(fig, out / "init_spectra")
     stats = {
         label: dict(
             frequency_sparsity=float(frequency_sparsity(net)),

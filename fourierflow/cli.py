@@ -75,11 +75,13 @@ def _start(command: str, out: Path, **arguments) -> Path:
     return out
 
 
-def _savefig(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
+_FORMATS = Literal["png", "pdf", "svg"]
 
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+
+def _savefig(fig, path: Path, formats) -> None:
+    from .plots import save_figure
+
+    save_figure(fig, path, tuple(formats), dpi=200)
 
 
 def _memory_bytes() -> int:
@@ -130,6 +132,7 @@ def compare(
     t_end: float | None = None,
     n_times: int = 300,
     seed: int = 0,
+    formats: tuple[_FORMATS, ...] = ("png",),
 ) -> None:
     """Exact gradient flow vs main flow vs per-frequency ODE from one initialization: the
     trajectories, their gaps and the event times of the initial stage.
@@ -147,6 +150,7 @@ def compare(
             the solves stop earlier on their events).
         n_times: number of saved times (>= 2).
         seed: PRNG seed.
+        formats: figure formats (png, pdf, svg).
     """
     import jax.random as jr
 
@@ -186,7 +190,7 @@ def compare(
     from ._outcome import outcome_names
     from .plots.flows import plot_flow_comparison
 
-    _savefig(plot_flow_comparison(cmp, neuron=0), out / "comparison_neuron0.png")
+    _savefig(plot_flow_comparison(cmp, neuron=0), out / "comparison_neuron0", formats)
     rate = p if reduction == "sum" else 1 / p
     rows = {}
     for method in ("exact", "main", "reduced"):
@@ -364,6 +368,7 @@ def train(
     log_every: int | None = None,
     checkpoint_every: int = 5000,
     resume: bool = False,
+    formats: tuple[_FORMATS, ...] = ("png",),
 ) -> None:
     """Train a named configuration of the paper's code, with checkpoints; any field can be
     overridden (e.g. --p 97 --lr 1e-3).
@@ -383,6 +388,7 @@ def train(
         log_every: steps between metric records (steps must be a multiple).
         checkpoint_every: steps between atomic checkpoints.
         resume: continue from the latest intact checkpoint in OUT/checkpoints.
+        formats: figure formats (png, pdf, svg).
     """
     from ._checks import check_positive_int
 
@@ -433,7 +439,8 @@ def train(
         plot_history(
             result.history, stages if None not in stages else None, title=f"{config} (seed {seed})"
         ),
-        out / "history.png",
+        out / "history",
+        formats,
     )
     numbers = dict(
         config=cfg.__dict__,
@@ -454,13 +461,19 @@ def train(
     )
 
 
-def reproduce(name: Positional[str] = "", list: bool = False, out: Path | None = None) -> None:
+def reproduce(
+    name: Positional[str] = "",
+    list: bool = False,
+    out: Path | None = None,
+    formats: tuple[_FORMATS, ...] = ("png",),
+) -> None:
     """Regenerate a paper figure or table by name (see --list).
 
     Args:
         name: the experiment's name.
         list: list the experiments with the figure or table each reproduces.
         out: output folder (default: out/NAME).
+        formats: figure formats (png, pdf, svg).
     """
     from .experiments import list_experiments, run_experiment
 
@@ -476,8 +489,8 @@ def reproduce(name: Positional[str] = "", list: bool = False, out: Path | None =
             )
         out = out or Path("out") / name
         _unwritten(out)
-    out = _start("reproduce", out, name=name)
-    run_experiment(name, out)
+    out = _start("reproduce", out, name=name, formats=formats)
+    run_experiment(name, out, formats=tuple(formats))
     print(f"reproduce {name}: see {out}")
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 import fourierflow as ff
 from fourierflow import write_json
+from fourierflow.plots import save_figure
 
 
 def x8(z):
@@ -81,6 +82,7 @@ def main(
     snapshot_every: int = 2500,
     checkpoint_root: str = "out/standard_run",
     figures: bool = True,
+    formats: tuple[str, ...] = ("png",),
 ) -> dict:
     jax.config.update("jax_enable_x64", True)
     out = Path(out)
@@ -146,7 +148,7 @@ def main(
             ax.set_xlabel("activation at test time")
             ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.suptitle("Table 1: the trained ReLU network with its activation swapped")
-        fig.savefig(out / "table1.png", dpi=120)
+        save_figure(fig, out / "table1", formats)
 
     print(
         f"Table 1 (standard, seed {seed}, {steps} steps; relu train loss "

@@ -29,7 +29,7 @@ import scipy.stats
 
 import fourierflow as ff
 from fourierflow.experiments._result import ExperimentResult
-from fourierflow.plots import lottery as lplots
+from fourierflow.plots import lottery as lplots, save_figure
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -87,7 +87,12 @@ def natural_element(x):
         jnp.stack([kappa, kappa, D0]),
         args=p,
         stepsize_controller=dfx.PIDController(rtol=1e-10, atol=1e-14 * kappa),
-        event=dfx.Event(cond, optx.Bisection(rtol=1e-12, atol=1e-12 / (p * kappa))),
+        # expand_if_necessary: under vmap the root find also runs for elements whose event did
+        # not fire (their root is the end of the last step); the default bisection rejects that.
+        event=dfx.Event(
+            cond,
+            optx.Bisection(rtol=1e-12, atol=1e-12 / (p * kappa), expand_if_necessary=True),
+        ),
         saveat=dfx.SaveAt(t1=True),
         max_steps=16384,
         throw=False,
@@ -127,6 +132,7 @@ def main(
     shard: str | None = None,
     merged: str | None = None,
     progress: bool = True,
+    formats: tuple[str, ...] = ("png",),
 ):
     jax.config.update("jax_enable_x64", True)
     os.makedirs(out, exist_ok=True)
@@ -291,43 +297,18 @@ def main(
 
     # Figures.
     fig = lplots.plot_collapse(D0[moved], tau[moved], delta[moved], bound=bracket[moved])
-    fig.savefig(os.path.join(out, "collapse.png"), dpi=120)
-    fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-    for i, d in enumerate((1e-1, 1e-2, 1e-3)):
-        s = sub[good][delta[sub][good] == d]
-        ax.scatter(
-            p[s] * kappa[s],
-            nat["tau"][good][delta[sub][good] == d] / T[s],
-            s=3,
-            color=f"C{i}",
-            label=f"delta={d:g}",
-        )
-    ax.set(
-        xscale="log",
-        xlabel=r"$p\kappa$",
-        ylabel=r"$p\kappa t_\delta / T(D_0,\delta)$",
-        title="collapse check: raw ODE in unscaled time, per-element p and kappa",
+    save_figure(fig, os.path.join(out, "collapse"), formats)
+    fig = lplots.plot_collapse_check(
+        p[sub][good] * kappa[sub][good],
+        nat["tau"][good] / T[sub][good],
+        delta[sub][good],
+        rtol=1e-10,
     )
-    ax.legend()
-    fig.savefig(os.path.join(out, "collapse_natural.png"), dpi=120)
+    save_figure(fig, os.path.join(out, "collapse_natural"), formats)
     fig = lplots.plot_ratio_band(D0[valid], ratio[valid], delta[valid])
-    fig.savefig(os.path.join(out, "bound_ratio.png"), dpi=120)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    lplots.plot_histogram(
-        u * 2 * np.pi,
-        reference=([0, 2 * np.pi], [1 / (2 * np.pi)] * 2),
-        xlabel=r"$\phi(t_\delta)$ mod $2\pi$",
-        title="aligned phases",
-        ax=axes[0],
-    )
-    axes[1].scatter(
-        np.mod(phi, 2 * np.pi)[:3000], np.mod(psi, 2 * np.pi)[:3000], s=1, label="neurons"
-    )
-    xs = np.linspace(0, 2 * np.pi, 200)
-    axes[1].plot(xs, np.mod(2 * xs, 2 * np.pi), "r.", ms=1, label=r"$\psi = 2\phi$")
-    axes[1].set(xlabel=r"$\phi$", ylabel=r"$\psi$", title=r"$\psi = 2\phi$ at alignment")
-    axes[1].legend()
-    fig.savefig(os.path.join(out, "mean_field.png"), dpi=120)
+    save_figure(fig, os.path.join(out, "bound_ratio"), formats)
+    fig = lplots.plot_mean_field(phi, psi)
+    save_figure(fig, os.path.join(out, "mean_field"), formats)
     plt.close("all")
     ff.write_json(os.path.join(out, "results.json"), numbers)
     fit = numbers["bound_ratio"].get("near_pi_fit")

@@ -18,6 +18,7 @@ import optax
 
 import fourierflow as ff
 from fourierflow import write_json
+from fourierflow.plots import save_figure
 
 
 def _rel_gap(a: ff.TwoLayerNet, b: ff.TwoLayerNet):
@@ -34,6 +35,7 @@ def main(
     n_saves: int = 15,
     seed: int = 0,
     figures: bool = True,
+    formats: tuple[str, ...] = ("png",),
 ) -> dict:
     jax.config.update("jax_enable_x64", True)
     out = Path(out)
@@ -165,7 +167,7 @@ def main(
         ax.set_ylabel("||W_sgd - W_flow|| / ||W_flow||")
         ax.set_title(f"gap ~ eta^{slope_w:.2f} (loss gap ~ eta^{slope_l:.2f})")
         ax.legend(fontsize=7)
-        fig.savefig(out / "discrete_vs_flow.png", dpi=120)
+        save_figure(fig, out / "discrete_vs_flow", formats)
 
     print(f"flow: t_stop={float(sol.t_stop)}, steps={int(sol.stats['num_steps'])}")
     print(f"flow of L_sum at t/p^2 vs flow of L_mean at t: max rel gap {sum_vs_mean:.2e}")

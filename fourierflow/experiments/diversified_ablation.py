@@ -19,6 +19,7 @@ import numpy as np
 
 import fourierflow as ff
 from fourierflow import write_json
+from fourierflow.plots import save_figure
 
 PAPER_PART1 = {"1": 1.64, "2": 0.602, "4": 0.0288, "8": 2.99e-8, "11": 7.41e-15}
 PAPER_PART1_STD = {"1": 2.01e-2, "2": 8.79e-2, "4": 1.55e-2, "8": 1.07e-7}
@@ -33,6 +34,7 @@ def main(
     subset_sizes: tuple[int, ...] = (1, 2, 4, 8, 11),
     spans: tuple[float, ...] = (0.4, 0.8, 1.2, 1.6, 2.0),
     figures: bool = True,
+    formats: tuple[str, ...] = ("png",),
 ) -> dict:
     jax.config.update("jax_enable_x64", True)
     out = Path(out)
@@ -121,7 +123,7 @@ def main(
             accurate={"11": part1["11"]["mean_log1p"]}
             | {f"[0, {k}pi)": v["loss_log1p"] for k, v in part2.items()},
         )
-        fig.savefig(out / "table2.png", dpi=120)
+        save_figure(fig, out / "table2", formats)
         pairs = [(3, 5), (7, 7), (11, 20), (0, 16)]
         xq, yq = jnp.array([q[0] for q in pairs]), jnp.array([q[1] for q in pairs])
         one_freq = ff.diversified(p, counts[0], a, freqs=[1])
@@ -133,7 +135,7 @@ def main(
             "fully diversified": net.logits(xq, yq),
         }
         fig = plot_logits(shown, pairs, p)
-        fig.savefig(out / "fig13_logits.png", dpi=120)
+        save_figure(fig, out / "fig13_logits", formats)
 
     print(f"Table 2 (p={p}, mean CE; paper in brackets):")
     for k, v in part1.items():

@@ -24,9 +24,9 @@ import numpy as np
 
 import fourierflow as ff
 from fourierflow.experiments._result import ExperimentResult
-from fourierflow.plots import plot_flow_comparison
+from fourierflow.plots import plot_flow_comparison, save_figure
 
-CASES = {"fig15a_D0_in_(pi2,pi)": (1.5, 0.18), "fig8_fig15b_D0_in_(0,pi2)": (-0.72, -2.91)}
+CASES = {"fig15a_D0_in_pi2_pi": (1.5, 0.18), "fig8_fig15b_D0_in_0_pi2": (-0.72, -2.91)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -84,6 +84,7 @@ def main(
     delta: float = 0.05,
     n_times: int = 400,
     rtol: float = 1e-10,
+    formats: tuple[str, ...] = ("png",),
 ):
     """Draw Fig. 8 / Fig. 15 for both initial-phase cases and save the event times.
 
@@ -138,7 +139,7 @@ def main(
                 f"until max|w| = {c_end:g}; t_delta at delta={delta}"
             ),
         )
-        fig.savefig(os.path.join(out, f"{name}.png"), dpi=120)
+        save_figure(fig, os.path.join(out, f"{name}"), formats)
         plt.close(fig)
         print(name, json.dumps(results["cases"][name], indent=1))
     ff.write_json(os.path.join(out, "results.json"), results)

@@ -22,6 +22,7 @@ import numpy as np
 
 import fourierflow as ff
 from fourierflow import write_json
+from fourierflow.plots import save_figure
 
 PAPER = dict(t_memorized=1700, t_generalized=9400, initial_test_accuracy=0.05)
 
@@ -41,6 +42,7 @@ def main(
     checkpoint_dir: str | None = None,
     checkpoint_every: int = 5000,
     figures: bool = True,
+    formats: tuple[str, ...] = ("png",),
 ) -> dict:
     jax.config.update("jax_enable_x64", True)
     out = Path(out)
@@ -106,28 +108,31 @@ def main(
             plot_pair_heatmaps,
         )
 
-        plot_history(
+        fig = plot_history(
             result.history,
             (t1, t2),
             xscale="symlog",
             title=f"Fig. 5: grokking (p=23, 75% train, wd 2.0); stages at {t1} and {t2} steps",
-        ).savefig(out / "fig5_progress.png", dpi=120)
-        plot_memorization(result.history, (t1, t2)).savefig(out / "fig11_memorization.png", dpi=120)
+        )
+        save_figure(fig, out / "fig5_progress", formats)
+        save_figure(
+            plot_memorization(result.history, (t1, t2)), out / "fig11_memorization", formats
+        )
         for label, step in (("step1000", 1000), ("end_of_memorization", t1 or steps)):
             s, net = snapshot(step)
-            plot_pair_heatmaps(net, split, title=f"Fig. 10: pairs at step {s} ({label})").savefig(
-                out / f"fig10_pairs_{label}.png", dpi=120
-            )
+            fig = plot_pair_heatmaps(net, split, title=f"Fig. 10: pairs at step {s} ({label})")
+            save_figure(fig, out / f"fig10_pairs_{label}", formats)
         shown = [0, 1000, t1 or 2000, 5000, t2 or 10_000, 20_000, steps]
         picked = sorted({snapshot(s)[0] for s in shown if s <= steps})
         idx = [int(np.searchsorted(snap_steps, s)) for s in picked]
         snaps = jax.tree.map(lambda a: a[np.asarray(idx)], result.snapshots)
-        plot_dft_over_training(
+        fig = plot_dft_over_training(
             snaps,
             picked,
             range(20),
             title="Fig. 12: DFT of xi for the first 20 neurons over training",
-        ).savefig(out / "fig12_dft.png", dpi=120)
+        )
+        save_figure(fig, out / "fig12_dft", formats)
 
     print(
         f"grokking (seed {seed}): stages at {t1} and {t2} steps [paper ~1700, ~9400]; "

@@ -28,6 +28,7 @@ import numpy as np
 
 import fourierflow as ff
 from fourierflow.experiments._result import ExperimentResult
+from fourierflow.plots import save_figure
 
 PHI = (1.5, -0.72)
 PSI = (0.18, -2.91)
@@ -77,6 +78,7 @@ def main(
     c_end_over_kappa: float = 3.0,
     n_times: int = 200,
     rtol: float = 1e-13,
+    formats: tuple[str, ...] = ("png",),
 ):
     """Measure exact-vs-reduced (and exact-vs-main) errors against kappa and fit their order.
 
@@ -200,7 +202,7 @@ def main(
         title=f"Thm 5.2: exact flow vs reduced ODE (p={p})",
     )
     ax.legend()
-    fig.savefig(os.path.join(out, "errors.png"), dpi=120)
+    save_figure(fig, os.path.join(out, "errors"), formats)
     plt.close(fig)
     return KappaErrorTable(
         numbers=results,

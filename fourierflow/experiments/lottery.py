@@ -31,7 +31,7 @@ import numpy as np
 
 import fourierflow as ff
 from fourierflow.experiments._result import ExperimentResult
-from fourierflow.plots import lottery as lplots
+from fourierflow.plots import lottery as lplots, save_figure
 
 
 def _neuron_coords(net):
@@ -192,7 +192,7 @@ def part_d(ps, epss, n_neurons, kappa, seed, progress):
     }, stats
 
 
-def part_e(res_a, ts, winner, p, out, n_grid):
+def part_e(res_a, ts, winner, p, kappa, out, n_grid, formats):
     # (e.1) Fig. 4a: the neuron whose two best frequencies are closest in B0 (a tight race).
     B0 = np.minimum(np.mod(res_a["D0"], 2 * np.pi), 2 * np.pi - np.mod(res_a["D0"], 2 * np.pi))
     s = np.sort(B0, axis=1)
@@ -203,8 +203,10 @@ def part_e(res_a, ts, winner, p, out, n_grid):
         res_a["B"][m],
         int(winner[m]),
         title=f"Fig. 4a: frequencies of neuron {m} racing (p={p})",
+        p=p,
+        kappa=kappa,
     )
-    fig.savefig(os.path.join(out, "fig4a_racing.png"), dpi=120)
+    save_figure(fig, os.path.join(out, "fig4a_racing"), formats)
     # (e.2) Fig. 4b: log beta at a fixed time over (kappa0, B0), gradient arrows by jax.grad.
     m0 = np.linspace(0.5e-3, 2e-3, n_grid)
     Bs = np.linspace(0.05, np.pi - 0.05, n_grid)
@@ -226,7 +228,7 @@ def part_e(res_a, ts, winner, p, out, n_grid):
     fig = lplots.plot_beta_contour(
         m0, Bs, np.exp(val), grad_m=gm * np.ptp(m0), grad_B=gB * np.ptp(Bs), t=t_fix
     )
-    fig.savefig(os.path.join(out, "fig4b_contour.png"), dpi=120)
+    save_figure(fig, os.path.join(out, "fig4b_contour"), formats)
     plt.close("all")
     return {
         "racing_neuron": m,
@@ -299,6 +301,7 @@ def main(
     parts: str = "abcde",
     seed: int = 0,
     progress: bool = True,
+    formats: tuple[str, ...] = ("png",),
 ):
     jax.config.update("jax_enable_x64", True)
     os.makedirs(out, exist_ok=True)
@@ -312,7 +315,7 @@ def main(
         numbers["a_order_preservation"] = a
         print("(a)", a)
     if "e" in parts:
-        numbers["e_figure4"] = part_e(res_a, ts, winner, p, out, n_grid)
+        numbers["e_figure4"] = part_e(res_a, ts, winner, p, kappa, out, n_grid, formats)
         print("(e)", numbers["e_figure4"])
     if "b" in parts:
         numbers["b_exact_flow_winners"] = part_b(
@@ -323,7 +326,7 @@ def main(
         d, stats = part_d(dominance_ps, dominance_eps, dominance_neurons, kappa, seed, progress)
         numbers["d_dominance_time"] = d
         fig = lplots.plot_dominance_scaling(dominance_ps, stats)
-        fig.savefig(os.path.join(out, "dominance_time.png"), dpi=120)
+        save_figure(fig, os.path.join(out, "dominance_time"), formats)
         plt.close("all")
     if "c" in parts:
         numbers["c_discrete_training"] = part_c(p, seed, part_c_steps, progress)

@@ -14,6 +14,7 @@ import numpy as np
 
 import fourierflow as ff
 from fourierflow import write_json
+from fourierflow.plots import save_figure
 
 
 def main(
@@ -23,6 +24,7 @@ def main(
     neurons_shown: int = 20,
     seed: int = 0,
     figures: bool = True,
+    formats: tuple[str, ...] = ("png",),
 ) -> dict:
     jax.config.update("jax_enable_x64", True)
     out = Path(out)
@@ -89,7 +91,7 @@ def main(
         fig = plot_spectra(
             shown, title=f"quad_single_freq: first {neurons_shown} neurons (Fig. 14)"
         )
-        fig.savefig(out / "fig14_spectra.png", dpi=100)
+        save_figure(fig, out / "fig14_spectra", formats)
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
         ax = axes[0]
         ax.plot(h.step, h.frequency_sparsity, label="mean IPR (theta and xi)")
@@ -107,7 +109,7 @@ def main(
         ax.set_ylabel("value")
         ax.set_title("loss and phase alignment")
         ax.legend()
-        fig.savefig(out / "fig14_ipr.png", dpi=120)
+        save_figure(fig, out / "fig14_ipr", formats)
 
     print(f"min mean IPR over training: {results['min_mean_ipr_over_training']:.6f}")
     for s in per_snapshot:

@@ -18,6 +18,7 @@ import numpy as np
 
 import fourierflow as ff
 from fourierflow import write_json
+from fourierflow.plots import save_figure
 
 
 def _neuron(p, k, phi, psi, kappa):
@@ -49,6 +50,7 @@ def main(
     seed: int = 0,
     aligned_B0: float = 0.3,
     figures: bool = True,
+    formats: tuple[str, ...] = ("png",),
 ) -> dict:
     jax.config.update("jax_enable_x64", True)
     out = Path(out)
@@ -234,7 +236,7 @@ def main(
         ax.set_ylabel("median ratio to k*")
         ax.set_title("leakage of the weight change over training")
         ax.legend(fontsize=7)
-        fig.savefig(out / "leakage_law.png", dpi=120)
+        save_figure(fig, out / "leakage_law", formats)
 
         from fourierflow.plots import plot_spectra
 
@@ -246,7 +248,7 @@ def main(
             ),
         }
         fig = plot_spectra(nets, title="relu_single_freq: first 20 neurons (Fig. 9a)")
-        fig.savefig(out / "fig9_spectra.png", dpi=120)
+        save_figure(fig, out / "fig9_spectra", formats)
 
     print("xi law      ", np.round(law_xi, 4))
     for key, v in part1.items():

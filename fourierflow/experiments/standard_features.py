@@ -21,6 +21,7 @@ import numpy as np
 
 import fourierflow as ff
 from fourierflow import write_json
+from fourierflow.plots import save_figure
 
 PAPER = dict(fraction_energy_above_0p8=0.76, mean_abs_sin_D=0.085, neurons_per_frequency=[35, 59])
 
@@ -99,6 +100,7 @@ def main(
     b2: float = 0.98,
     checkpoint_root: str = "out/standard_run",
     figures: bool = True,
+    formats: tuple[str, ...] = ("png",),
 ) -> dict:
     jax.config.update("jax_enable_x64", True)
     out = Path(out)
@@ -129,26 +131,28 @@ def main(
             plot_phase_groups,
         )
 
-        plot_dft_heatmap(
+        fig = plot_dft_heatmap(
             net, range(10), title="Fig. 2a: DFT of the first 10 neurons (standard run)"
-        ).savefig(out / "fig2a_dft.png", dpi=120)
-        plot_cosine_fits(net, (0, 1, 2)).savefig(out / "fig2b_cosine_fits.png", dpi=120)
-        plot_phase_doubling(
+        )
+        save_figure(fig, out / "fig2a_dft", formats)
+        save_figure(plot_cosine_fits(net, (0, 1, 2)), out / "fig2b_cosine_fits", formats)
+        fig = plot_phase_doubling(
             per_neuron["phi"],
             per_neuron["psi"],
             title=f"Fig. 3a: phase doubling, mean |sin D| = {summary['mean_abs_sin_D']:.3f}",
-        ).savefig(out / "fig3a_phases.png", dpi=120)
-        plot_phase_groups(
+        )
+        save_figure(fig, out / "fig3a_phases", formats)
+        fig = plot_phase_groups(
             per_neuron["k"],
             per_neuron["phi"],
             per_neuron["alpha"],
             per_neuron["beta"],
             ff.num_frequencies(net.p),
             title="Fig. 3b-c: frequency groups",
-        ).savefig(out / "fig3bc_groups.png", dpi=120)
-        plot_history(result.history, title="standard run: progress measures").savefig(
-            out / "history.png", dpi=120
         )
+        save_figure(fig, out / "fig3bc_groups", formats)
+        fig = plot_history(result.history, title="standard run: progress measures")
+        save_figure(fig, out / "history", formats)
 
     f = summary
     print(
