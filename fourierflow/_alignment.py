@@ -167,8 +167,10 @@ def solve_alignment(
     - `solver`, `stepsize_controller`, `dt0`, `max_steps`, `adjoint`, `progress_meter`,
       `throw`: Diffrax's. Tolerances apply to `(log alpha, log beta, tau[, phi, psi])`;
       default `PIDController(rtol=1e-6, atol=1e-8)` (t_delta to about 1e-7 relative;
-      `rtol=1e-10, atol=1e-12` gives about 1e-11). With shared steps a `PIDController`'s
-      norm is replaced by the max norm, so that every element meets the tolerances.
+      `rtol=1e-10, atol=1e-12` gives about 1e-11). A `PIDController`'s norm is replaced by
+      the max norm (every component, and with shared steps every element, meets the
+      tolerances; the same for both modes, so the fallback of a failed chunk is the
+      element's own solve).
     - `chunk_size`: elements per solve (sequential chunks, the last padded); `None` for one;
       `"auto"`: `alignment_chunk_size()` (4096 on CPU, 262144 on accelerators).
     - `shared_steps`: `True` (default, fastest): the elements of a chunk share one step
@@ -192,7 +194,7 @@ def solve_alignment(
     controller = stepsize_controller
     if controller is None:
         controller = dfx.PIDController(rtol=1e-6, atol=1e-8)
-    if shared_steps and isinstance(controller, dfx.PIDController):
+    if isinstance(controller, dfx.PIDController):
         controller = eqx.tree_at(lambda c: c.norm, controller, optx.max_norm)
     options = solver_options(
         solver=solver,
@@ -213,7 +215,7 @@ def solve_alignment(
     arrays = jnp.broadcast_arrays(*(jnp.asarray(v, dtype=float) for v in values))
     shape = arrays[0].shape
     x = {n: a.reshape(-1) for n, a in zip(names, arrays, strict=True)}
-    r = reduced_rate(p, reduction)
+    r = jnp.asarray(reduced_rate(p, reduction), dtype=float)  # traced: one compile for every p
     ends = _solve_flat(x, r, options, chunk_size, shared_steps)
     unflat = lambda a: a.reshape(shape + a.shape[1:])  # noqa: E731
     ends = jax.tree.map(unflat, ends)

@@ -129,7 +129,7 @@ def solve_dominance(
     events = as_events(event, (BlowUp,))
     if len(events) != 1:
         raise ValueError("`event` must be one fourierflow.BlowUp guard.")
-    r = theory_rate(p, reduction)
+    r = jnp.asarray(theory_rate(p, reduction), dtype=float)  # traced: one compile for every p
     options = solver_options(
         solver=solver,
         stepsize_controller=stepsize_controller,

@@ -192,6 +192,8 @@ def _solve_flat(x, events, r, save_ts, t1, rule, fn, options, chunk_size):
     """Solve flat batches: `x` holds `alpha0, beta0, D0` (and `phi0, psi0`), `events` the
     per-element events."""
 
+    has_aligned = any(isinstance(e, Aligned) for e in events)
+
     def single(args):
         x, events = args
         frame, y0 = scaled_initial_state(x["alpha0"], x["beta0"], x["D0"])
@@ -205,7 +207,9 @@ def _solve_flat(x, events, r, save_ts, t1, rule, fn, options, chunk_size):
 
         already = initial_stops(events, CONDITIONS, 0.0, y0, frame)
         stop0 = jnp.any(jnp.stack(already)) if events else jnp.array(False)
-        tau1 = jnp.where(stop0, 0.0, k * t1)
+        # Solving for alignment from pi, with no end time, would run forever: stop at once.
+        hopeless = frame.at_pi & has_aligned & jnp.isinf(t1)
+        tau1 = jnp.where(stop0 | hopeless, 0.0, k * t1)
         taus = None if save_ts is None else jnp.minimum(k * save_ts, tau1)
         sol = options.diffeqsolve(
             dfx.ODETerm(scaled_vector_field),
@@ -330,7 +334,7 @@ def solve_reduced(
             f"event thresholds must broadcast with the states' shape {shape}."
         ) from None
     x = {n: a.reshape(-1) for n, a in zip(names, arrays, strict=True)}
-    r = reduced_rate(p, reduction)
+    r = jnp.asarray(reduced_rate(p, reduction), dtype=float)  # traced: one compile for every p
     ts_out, ys, result, stats, t_stop, y_stop, mask = _solve_flat(
         x, flat_events, r, save_ts, t1, rule, user_function(rule), options, chunk_size
     )

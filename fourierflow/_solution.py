@@ -52,7 +52,7 @@ class AbstractSolution(eqx.Module):
     @property
     def valid(self) -> Bool[Array, "*batch T"]:
         """Whether each saved time was reached (`ts <= t_stop`)."""
-        return self.ts <= jnp.asarray(self.t_stop)[..., None]
+        return jnp.less_equal(*jnp.broadcast_arrays(self.ts, jnp.asarray(self.t_stop)[..., None]))
 
     @property
     def ok(self) -> Bool[Array, "*batch"]:

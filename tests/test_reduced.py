@@ -1,10 +1,11 @@
-"""The per-frequency ODE, its invariants and closed forms (SPEC 8, 10; issue 3).
+"""The per-frequency ODE (theory eqs. 24-26), its solves and its exact event times (eq. 35).
 
 References are independent of the code under test: SciPy's DOP853 on the ODE in its natural
 variables `(alpha, beta, D)`, `scipy.special.elliprf`, finite differences, the invariants.
 Batch shapes are shared between tests so that each Diffrax solve compiles once.
 """
 
+import diffrax as dfx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,7 +14,6 @@ import scipy.integrate
 import scipy.special
 
 import fourierflow as ff
-from fourierflow import reduced
 
 PI = np.pi
 # D0 grid: aligned side and near 0, near pi/2 on both sides, near pi, the lower half-plane,
@@ -25,6 +25,7 @@ D0_GRID = np.array(
 RATIOS = np.array([1.0, 0.3, 2.5])  # alpha0 / beta0: I1 < 0, I1 < 0, I1 > 0
 KAPPAS = np.array([1e-3, 0.02, 0.1])
 DELTAS = np.array([1e-1, 1e-2, 1e-3])
+TIGHT = dfx.PIDController(rtol=1e-10, atol=1e-12)
 
 
 def _grid():
@@ -38,7 +39,7 @@ def _grid():
 
 def _natural_ode(r):
     def f(t, y):
-        return np.array(reduced.reduced_vector_field(t, tuple(y), r))
+        return np.array(ff.reduced_vector_field(t, tuple(y), r))
 
     return f
 
@@ -99,7 +100,7 @@ def test_rf_duplication_matches_scipy():
     z = np.where(real, mid - sq + 0j, mid - 1j * sq)
     ref = np.real(scipy.special.elliprf(x + 0j, y, z))
     S, Q = np.real(y + z), np.real(y * z)
-    got = np.asarray(jax.jit(reduced._rf_jax)(x, S, Q))
+    got = np.asarray(jax.jit(ff.carlson_rf)(x, S, Q))
     assert np.max(_rel(got, ref)) < 1e-13
 
 
@@ -131,7 +132,7 @@ def test_exact_event_ordering_and_special_values():
     B0 = np.abs(np.angle(np.exp(1j * D0)))
     assert np.all(t_turn[fin & (B0 <= PI / 2)] == 0)
     assert np.all(t_delta[(B0 <= PI / 2) & (np.abs(np.sin(D0)) <= delta)] == 0)
-    # "mean" is "sum" with time scaled by n = p^2 (SPEC 3, 8).
+    # "mean" is "sum" with time scaled by n = p^2 (theory eq. 23).
     t_mean = ff.alignment_time_exact(alpha0, beta0, D0, 23, delta, reduction="mean")
     assert np.max(_rel(t_mean[fin], 23**2 * t_delta[fin])) < 1e-13
 
@@ -147,7 +148,7 @@ def alignment_runs():
     for p, reduction in [(5, "sum"), (23, "sum"), (97, "sum"), (23, "mean")]:
         for tol in ["default", "tight"]:
             # chunk_size=16: 63 states in 4 sequential chunks, the last one padded.
-            kw = {} if tol == "default" else dict(rtol=1e-10, atol=1e-12)
+            kw = {} if tol == "default" else dict(stepsize_controller=TIGHT)
             kw["chunk_size"] = 16
             res = ff.solve_alignment(alpha0, beta0, D0, p, delta, reduction=reduction, **kw)
             exact = ff.alignment_time_exact(alpha0, beta0, D0, p, delta, reduction=reduction)
@@ -159,36 +160,51 @@ def alignment_runs():
 def test_alignment_time_matches_exact(alignment_runs, tol, bound):
     for key in [(5, "sum"), (23, "sum"), (97, "sum"), (23, "mean")]:
         res, exact = alignment_runs[key + (tol,)]
-        t = np.asarray(res.t)
-        assert not np.any(np.isnan(t))
+        t = np.asarray(res.ts[..., 0])
+        assert res.ts.shape == (63, 1) and not np.any(np.isnan(t))
         assert np.max(_rel(t, exact)) < bound, key
 
 
 def test_alignment_time_pi_and_already_aligned(alignment_runs):
     alpha0, beta0, D0, delta = _grid()
     res, _ = alignment_runs[23, "sum", "default"]
+    t = np.asarray(res.ts[..., 0])
     at_pi = np.isclose(np.remainder(D0, 2 * PI), PI, rtol=0, atol=1e-14)
-    assert np.all(np.isinf(res.t[at_pi]))
-    assert np.all(res.status[at_pi] == reduced.NEVER_ALIGNS)
-    assert np.all(res.status[~at_pi] == reduced.ALIGNED)
+    assert np.all(np.isinf(t[at_pi]))
+    assert np.all(np.asarray(res.result == ff.Outcome.never_aligns) == at_pi)
+    assert np.all(np.asarray(res.result == ff.Outcome.event) == ~at_pi)
+    # The event mask says which elements stopped on `Aligned`: all but those at pi.
+    assert len(res.event_mask) == 1
+    np.testing.assert_array_equal(np.asarray(res.stopped_by(ff.Aligned)), ~at_pi)
+    np.testing.assert_array_equal(np.asarray(res.event_time(ff.Aligned)), t)
     already = (np.cos(D0) > 0) & (np.abs(np.sin(D0)) <= delta)
-    assert np.all(res.t[already] == 0) and np.all(res.beta[already] == beta0[already])
+    assert np.all(t[already] == 0) and np.all(res.y_stop.beta[already] == beta0[already])
+    # At pi nothing moves: the state stays the initial one (D = pi) and t_stop = 0.
+    np.testing.assert_array_equal(np.asarray(res.y_stop.beta)[at_pi], beta0[at_pi])
+    np.testing.assert_array_equal(np.asarray(res.y_stop.D)[at_pi], PI)
+    np.testing.assert_array_equal(np.asarray(res.t_stop)[at_pi], 0.0)
+    np.testing.assert_array_equal(np.asarray(res.t_stop)[~at_pi], t[~at_pi])
 
 
 def test_state_at_alignment(alignment_runs):
     """At t_delta: |sin D| = delta on the aligned side, and the invariants are those at t=0."""
     alpha0, beta0, D0, delta = _grid()
     res, _ = alignment_runs[23, "sum", "tight"]
-    moved = np.asarray(res.t > 0) & np.isfinite(res.t)
+    t = np.asarray(res.ts[..., 0])
+    moved = (t > 0) & np.isfinite(t)
+    state = res.y_stop
+    # ys is the same state on a time axis of length 1.
+    for name in ("alpha", "beta", "D"):
+        np.testing.assert_array_equal(getattr(res.ys, name)[..., 0], getattr(state, name))
     # The solve ends on the event level by construction (ell = ell_delta): D is exact there,
     # even in the fast passage near beta = 0 (D0 ~ pi, I1 > 0) where a time-stepped event
     # would lose digits; the integrated magnitudes must then satisfy the invariants.
-    sin_D, cos_D = np.sin(res.D), np.cos(res.D)
+    sin_D, cos_D = np.sin(state.D), np.cos(state.D)
     assert np.all(cos_D[moved] > 0)
     assert np.max(_rel(np.abs(sin_D[moved]), delta[moved])) < 1e-12
-    I1, I2 = ff.invariants(res.alpha, res.beta, res.D)
+    I1, I2 = ff.invariants(state.alpha, state.beta, state.D)
     I1_0, I2_0 = ff.invariants(alpha0, beta0, D0)
-    scale = np.asarray(res.alpha**2 + 2 * res.beta**2)
+    scale = np.asarray(state.alpha**2 + 2 * state.beta**2)
     assert np.max(np.abs(I1 - I1_0)[moved] / scale[moved]) < 1e-9
     assert np.max(_rel(I2[moved], I2_0[moved])) < 1e-9
 
@@ -199,17 +215,21 @@ def test_alignment_independent_steps_and_phases():
     are those of `solve_reduced` run to the exact `t_delta`, and satisfy `D = 2 phi - psi`."""
     alpha0, beta0, D0, delta = _grid()
     phases = (0.3 + 0 * D0, 0.6 - D0)  # D0 = 2 phi0 - psi0
-    kw = dict(rtol=1e-10, atol=1e-12, phases=phases, chunk_size=16)
+    kw = dict(stepsize_controller=TIGHT, phases=phases, chunk_size=16)
     alone = ff.solve_alignment(alpha0, beta0, D0, 23, delta, shared_steps=False, **kw)
     kw["phases"] = tuple(x[::-1] for x in phases)
     reverse = ff.solve_alignment(
         alpha0[::-1], beta0[::-1], D0[::-1], 23, delta[::-1], shared_steps=False, **kw
     )
-    shared = ff.solve_alignment(alpha0, beta0, D0, 23, delta, phases=phases, rtol=1e-10, atol=1e-12)
-    np.testing.assert_array_equal(np.asarray(alone.t), np.asarray(reverse.t)[::-1])
+    shared = ff.solve_alignment(
+        alpha0, beta0, D0, 23, delta, phases=phases, stepsize_controller=TIGHT
+    )
+    t_alone = np.asarray(alone.ts[..., 0])
+    np.testing.assert_array_equal(t_alone, np.asarray(reverse.ts[..., 0])[::-1])
     exact = ff.alignment_time_exact(alpha0, beta0, D0, 23, delta)
-    assert np.max(_rel(np.asarray(alone.t), exact)) < 1e-9
-    assert np.max(_rel(np.asarray(alone.t), np.asarray(shared.t))) < 1e-9
+    assert np.max(_rel(t_alone, exact)) < 1e-9
+    assert np.max(_rel(t_alone, np.asarray(shared.ts[..., 0]))) < 1e-9
+    state = shared.y_stop
     moved = np.isfinite(exact) & (exact > 0)
     # The time-stepped solve, one element at a time (psi' ~ 1/beta makes the fast passage near
     # beta = 0 hard for it: at rtol 1e-10 it is 2e-6 off there, at 1e-12 3e-7).
@@ -221,37 +241,43 @@ def test_alignment_independent_steps_and_phases():
             23,
             exact[i : i + 1],
             phases=(phases[0][i], phases[1][i]),
-            rtol=1e-12,
-            atol=1e-14,
+            stepsize_controller=dfx.PIDController(rtol=1e-12, atol=1e-14),
         )
-        for got, ref in ((shared.phi, sol[3]), (shared.psi, sol[4])):
+        for got, ref in ((state.phi, sol.ys.phi), (state.psi, sol.ys.psi)):
             assert abs(np.angle(np.exp(1j * (got[i] - ref[0])))) < 1e-6, i
-    gap = np.angle(np.exp(1j * (2 * shared.phi - shared.psi - shared.D)))
+    gap = np.angle(np.exp(1j * (2 * state.phi - state.psi - state.D)))
     assert np.max(np.abs(gap[moved])) < 1e-9
 
 
 def test_alignment_failure_stays_with_its_element():
     """A chunk's shared solve that fails (here: max_steps below what one element needs) is
-    redone element by element: only that element reports SOLVER_FAILED (t = inf), the others
-    equal their solo solves; with throw=True the failure raises."""
+    redone element by element: only that element reports `max_steps_reached` (t = inf, and
+    `t_stop` where it gave up), the others equal their solo solves; with throw=True the failure
+    raises."""
     rng = np.random.default_rng(0)
     D0, kappa = rng.uniform(-2.0, 2.0, 64), 10 ** rng.uniform(-4, -1, 64)
     D0[5] = PI - 1e-12  # the longest solve by far
     alone = ff.solve_alignment(kappa, kappa, D0, 23, 0.01, shared_steps=False)
-    steps = np.asarray(alone.num_steps)
+    steps = np.asarray(alone.stats["num_steps"])
     budget = int(np.sort(steps)[-2])  # enough for every element but #5
     res = ff.solve_alignment(kappa, kappa, D0, 23, 0.01, max_steps=budget, throw=False)
-    failed = np.flatnonzero(np.asarray(res.status) != reduced.ALIGNED)
-    assert failed.tolist() == [5] and res.status[5] == reduced.SOLVER_FAILED
-    assert np.isinf(res.t[5])
+    failed = np.flatnonzero(~np.asarray(res.result == ff.Outcome.event))
+    assert failed.tolist() == [5]
+    assert bool((res.result == ff.Outcome.max_steps_reached)[5])
+    assert not bool(res.ok[5]) and not bool(res.event_mask[0][5])
+    t = np.asarray(res.ts[..., 0])
+    assert np.isinf(t[5])
+    # It gave up on the way: after t = 0, before the time it needs (its solo solve).
+    t_alone = np.asarray(alone.ts[..., 0])
+    assert 0 < float(res.t_stop[5]) < t_alone[5]
     ok = np.arange(64) != 5
-    np.testing.assert_array_equal(np.asarray(res.t)[ok], np.asarray(alone.t)[ok])
+    np.testing.assert_array_equal(t[ok], t_alone[ok])
     with pytest.raises(Exception, match="max_steps|maximum number of solver steps"):
         ff.solve_alignment(kappa, kappa, D0, 23, 0.01, max_steps=budget)
 
 
 def test_scaling_collapse():
-    """p kappa t_delta depends only on D0 and delta (SPEC 8), to 1e-7."""
+    """p kappa t_delta depends only on D0 and delta (theory eq. 28), to 1e-7."""
     _, kappa, D0, delta = _grid()
     scaled = [
         np.asarray(
@@ -282,21 +308,22 @@ def trajectory():
             + [np.linspace(0, t, 8, endpoint=False) for t in fin]
         )
     )
-    sol = ff.solve_reduced(
-        alpha0, beta0, D0, p, ts, phases=(phi0, psi0), rtol=1e-10, atol=1e-12, full_output=True
-    )
+    sol = ff.solve_reduced(alpha0, beta0, D0, p, ts, phases=(phi0, psi0), stepsize_controller=TIGHT)
     return dict(alpha0=alpha0, beta0=beta0, D0=D0, p=p, ts=ts, t_star=t_star, sol=sol)
 
 
 def test_invariants_conserved(trajectory):
     sol = trajectory["sol"]
-    I1, I2 = ff.invariants(sol.alpha, sol.beta, sol.D)
+    y = sol.ys
+    I1, I2 = ff.invariants(y.alpha, y.beta, y.D)
     I1_0, I2_0 = ff.invariants(trajectory["alpha0"], trajectory["beta0"], trajectory["D0"])
-    finite = np.isfinite(np.asarray(sol.beta))
+    # Held values (after the blow-up guard) are the state at the stop: conserved too.
+    finite = np.isfinite(np.asarray(y.beta))
+    assert np.all(finite)
     # |sin D| from the float D output has relative precision ~1e-16 / min(B, pi - B).
-    B = np.abs(np.angle(np.exp(1j * np.where(finite, np.asarray(sol.D), 0.0))))
+    B = np.abs(np.angle(np.exp(1j * np.asarray(y.D))))
     # I1 = alpha^2 - 2 beta^2 is a difference: relative to the size of its terms at time t.
-    scale = np.asarray(sol.alpha**2 + 2 * sol.beta**2)
+    scale = np.asarray(y.alpha**2 + 2 * y.beta**2)
     assert np.max(np.abs(I1 - I1_0[:, None])[finite] / scale[finite]) < 1e-9
     # The last element starts at D0 = pi: float64's pi is treated as pi itself (I2 = 0).
     ok = finite & (B > 1e-4) & (PI - B > 1e-4)
@@ -313,24 +340,44 @@ def test_trajectory_matches_independent_ode(trajectory):
             _natural_ode(p), [0, ts[keep][-1]], y0, "DOP853", t_eval=ts[keep], rtol=1e-13,
             atol=1e-16,
         )  # fmt: skip
-        assert np.max(_rel(sol.alpha[i][keep], ref.y[0])) < 1e-6
-        assert np.max(_rel(sol.beta[i][keep], ref.y[1])) < 1e-6
-        dD = np.angle(np.exp(1j * (np.asarray(sol.D[i][keep]) - ref.y[2])))
+        assert np.max(_rel(sol.ys.alpha[i][keep], ref.y[0])) < 1e-6
+        assert np.max(_rel(sol.ys.beta[i][keep], ref.y[1])) < 1e-6
+        dD = np.angle(np.exp(1j * (np.asarray(sol.ys.D[i][keep]) - ref.y[2])))
         assert np.max(np.abs(dD)) < 1e-6
 
 
 def test_blowup_guard_and_D_range(trajectory):
+    """The default `BlowUp(1e6)` guard stops each blowing-up element just before its exact
+    `t_star` (eq. 30); later saved values hold the state at the stop. D stays in its initial
+    half-plane, B decreases, and 2 phi - psi = D along the solve."""
     sol, ts, t_star = trajectory["sol"], trajectory["ts"], trajectory["t_star"]
     finite = np.isfinite(t_star)
-    assert np.all(sol.status[finite] == reduced.MAGNITUDE_GUARD)
+    t_stop = np.asarray(sol.t_stop)
+    np.testing.assert_array_equal(np.asarray(sol.result == ff.Outcome.event), finite)
+    np.testing.assert_array_equal(np.asarray(sol.result == ff.Outcome.successful), ~finite)
+    assert len(sol.event_mask) == 1 and isinstance(sol.events[0], ff.BlowUp)
+    np.testing.assert_array_equal(np.asarray(sol.event_mask[0]), finite)
+    np.testing.assert_array_equal(np.asarray(sol.stopped_by(ff.BlowUp)), finite)
+    assert not np.any(np.asarray(sol.stopped_by(ff.Aligned)))
     # The guard stops just before t_star (beta ~ 1/(2p (t_star - t)) reaches beta0 * 1e6).
-    assert np.all(sol.t_stop[finite] < t_star[finite])
-    assert np.all(sol.t_stop[finite] > t_star[finite] * (1 - 1e-4))
-    for arr in (sol.alpha, sol.beta, sol.D, sol.phi, sol.psi):
-        arr = np.asarray(arr)
-        assert not np.any(np.isnan(arr))
-        assert np.all(np.isinf(arr[finite][ts[None, :] > sol.t_stop[finite][:, None]]))
-    D = np.asarray(sol.D)
+    assert np.all(t_stop[finite] < t_star[finite])
+    assert np.all(t_stop[finite] > t_star[finite] * (1 - 1e-4))
+    np.testing.assert_array_equal(t_stop[~finite], ts[-1])  # completed: ends at ts[-1]
+    np.testing.assert_array_equal(np.asarray(sol.event_time(ff.BlowUp))[finite], t_stop[finite])
+    assert np.all(np.isinf(np.asarray(sol.event_time(ff.BlowUp))[~finite]))
+    # There beta = 1e6 beta0, up to the event's root find in time (1e-13 relative in time is
+    # ~1e-6 relative in beta, which grows like 1/(t_star - t)).
+    beta0 = trajectory["beta0"]
+    np.testing.assert_allclose(np.asarray(sol.y_stop.beta)[finite], 1e6 * beta0[finite], rtol=1e-5)
+    valid = np.asarray(sol.valid)
+    np.testing.assert_array_equal(valid, ts[None, :] <= t_stop[:, None])
+    assert np.all(valid[~finite]) and np.all(~valid[finite][:, -1])
+    for name in ("alpha", "beta", "D", "phi", "psi"):
+        arr, held = np.asarray(getattr(sol.ys, name)), np.asarray(getattr(sol.y_stop, name))
+        assert np.all(np.isfinite(arr))
+        # Past the stop every saved value is the state at the stop.
+        np.testing.assert_array_equal(arr, np.where(valid, arr, held[:, None]))
+    D = np.asarray(sol.ys.D)
     ok = np.isfinite(D)
     assert np.all((D[ok] >= 0) & (D[ok] < 2 * PI))
     # D never crosses 0 or pi: it stays in its initial half-plane, and B decreases.
@@ -342,7 +389,7 @@ def test_blowup_guard_and_D_range(trajectory):
         assert np.all(np.diff(B) <= 1e-12)
     assert np.all(D[-1] == PI)  # the unstable fixed point stays put
     # The phases: 2 phi - psi = D along the solve.
-    dD = 2 * np.asarray(sol.phi)[ok] - np.asarray(sol.psi)[ok] - D[ok]
+    dD = 2 * np.asarray(sol.ys.phi)[ok] - np.asarray(sol.ys.psi)[ok] - D[ok]
     assert np.max(np.abs(np.angle(np.exp(1j * dD)))) < 1e-8
 
 
@@ -353,9 +400,63 @@ def test_solve_reduced_hits_exact_event_times():
         t_turn = ff.turning_time(alpha0, beta0, D0, 11)
         t_delta = ff.alignment_time_exact(alpha0, beta0, D0, 11, delta)
         ts = np.array([t_turn, t_delta])
-        _, beta, D = ff.solve_reduced(alpha0, beta0, D0, 11, ts, rtol=1e-10, atol=1e-12)
+        D = ff.solve_reduced(alpha0, beta0, D0, 11, ts, stepsize_controller=TIGHT).ys.D
         assert abs(np.cos(D[0])) < 1e-8
         assert abs(abs(np.sin(D[1])) - delta) < 1e-8 * delta and np.cos(D[1]) > 0
+
+
+def test_solve_reduced_stops_on_alignment():
+    """`event=Aligned(delta)` stops each element at its exact `t_delta` (eq. 35) with
+    |sin D| = delta on the aligned side, and later saved values hold that state; an element
+    already aligned stops at t = 0; D0 = pi is `Outcome.never_aligns` (with the `BlowUp` guard
+    for the collapse of beta at pi when alpha0^2 > 2 beta0^2)."""
+    alpha0, beta0, D0, delta = _grid()
+    exact = ff.alignment_time_exact(alpha0, beta0, D0, 23, delta)
+    at_pi = np.isinf(exact)
+    ts = np.linspace(0.0, 1.5 * exact[~at_pi].max(), 4)
+    sol = ff.solve_reduced(
+        alpha0,
+        beta0,
+        D0,
+        23,
+        ts,
+        event=[ff.Aligned(delta), ff.BlowUp(1e6)],
+        stepsize_controller=TIGHT,
+        chunk_size=16,
+    )
+    np.testing.assert_array_equal(np.asarray(sol.result == ff.Outcome.never_aligns), at_pi)
+    np.testing.assert_array_equal(np.asarray(sol.result == ff.Outcome.event), ~at_pi)
+    np.testing.assert_array_equal(np.asarray(sol.stopped_by(ff.Aligned)), ~at_pi)
+    t = np.asarray(sol.event_time(ff.Aligned))
+    assert np.max(_rel(t, exact)) < 1e-8
+    already = exact == 0
+    assert np.any(already) and np.all(t[already] == 0)
+    moved = ~at_pi & ~already
+    D = np.asarray(sol.y_stop.D)
+    # A time-stepped event loses digits of D in the fast passage near beta = 0 (D0 ~ pi,
+    # I1 > 0: beta ~ 1e-7 beta0 at alignment, where D turns fastest): 1e-6 there.
+    fast = np.asarray(sol.y_stop.beta) < 1e-3 * beta0
+    err = _rel(np.abs(np.sin(D)), delta)
+    assert np.max(err[moved & ~fast]) < 1e-10 and np.max(err[moved & fast]) < 1e-5
+    assert np.all(np.cos(D[moved]) > 0)
+    valid = np.asarray(sol.valid)
+    ys_D = np.asarray(sol.ys.D)
+    np.testing.assert_array_equal(ys_D, np.where(valid, ys_D, D[:, None]))
+
+
+def test_solve_reduced_aligned_without_save_times():
+    """With no save times and no `t1` the solve runs until its event (t1 = inf) and saves the
+    state there. D0 = pi, which never aligns, is reported as `Outcome.never_aligns` (its
+    documented outcome), not a solver failure."""
+    D0 = np.array([2.0, 0.001, PI])
+    sol = ff.solve_reduced(1.0, 1.0, D0, 23, event=ff.Aligned(0.01), stepsize_controller=TIGHT)
+    exact = ff.alignment_time_exact(1.0, 1.0, D0, 23, 0.01)
+    never = np.asarray(sol.result == ff.Outcome.never_aligns)
+    assert never.tolist() == [False, False, True]
+    assert np.asarray(sol.result == ff.Outcome.event)[:2].all()
+    t = np.asarray(sol.event_time(ff.Aligned))
+    assert _rel(t[0], exact[0]) < 1e-8 and t[1] == 0 and np.isinf(t[2])
+    assert abs(abs(np.sin(float(sol.ys.D[0, -1]))) - 0.01) < 1e-10
 
 
 def test_grad_finite_at_pi_and_when_aligned():
@@ -363,7 +464,7 @@ def test_grad_finite_at_pi_and_when_aligned():
     aligned: exactly zero gradient there (finite, not NaN); nonzero where it must move."""
 
     def beta_end(D0):
-        return jnp.sum(ff.solve_alignment(0.1, 0.1, D0, 23, 0.01).beta)
+        return jnp.sum(ff.solve_alignment(0.1, 0.1, D0, 23, 0.01).y_stop.beta)
 
     g = np.asarray(jax.grad(beta_end)(jnp.array([PI, 1e-4, 1.0])))
     assert g[0] == 0 and g[1] == 0 and np.isfinite(g[2]) and g[2] != 0
@@ -373,7 +474,7 @@ def test_grad_vmap_jit_matches_fd_of_exact():
     """jax.grad of the event time w.r.t. D0 and kappa (under vmap and jit) vs FD of exact."""
 
     def t_delta(D0, kappa):
-        return ff.alignment_time(kappa, kappa, D0, 23, 0.01, rtol=1e-10, atol=1e-12)
+        return ff.alignment_time(kappa, kappa, D0, 23, 0.01, stepsize_controller=TIGHT)
 
     D0 = jnp.array([0.4, 2.0, -2.9])
     kappa = jnp.array([0.02, 0.05, 0.01])
@@ -404,7 +505,7 @@ def test_vector_field_conserves_invariants():
         jnp.asarray(v)
         for v in (rng.uniform(0.1, 2, 8), rng.uniform(0.1, 2, 8), rng.uniform(-PI, PI, 8))
     )
-    f = reduced.reduced_vector_field(0.0, y, 7.0)
+    f = ff.reduced_vector_field(0.0, y, 7.0)
     for k in range(2):
 
         def inv(*y, k=k):

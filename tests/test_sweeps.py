@@ -1,6 +1,7 @@
-"""Tests of the sweep machinery (issue 4): device counts, chunking, shards, save/load, status."""
+"""Tests of the sweep machinery: device counts, chunking, shards, save/load, outcomes."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -13,7 +14,25 @@ import numpy as np
 import pytest
 
 import fourierflow as ff
-from fourierflow.sweeps import STATUS_NONFINITE, status_names
+
+# Every outcome by name, spelled out here (an independent list: `describe` counts by name).
+OUTCOMES = (
+    "successful",
+    "event",
+    "never_aligns",
+    "no_unique_winner",
+    "max_steps_reached",
+    "nonfinite",
+    "solver_failed",
+    "missing",
+)
+
+
+def _names(outcome):
+    """The name of each element's outcome, as a NumPy string array."""
+    hits = [np.asarray(outcome == getattr(ff.Outcome, name)) for name in OUTCOMES]
+    assert np.all(np.sum(hits, axis=0) == 1)  # every element has exactly one outcome
+    return np.asarray(OUTCOMES)[np.argmax(hits, axis=0)]
 
 
 def _riccati(x):
@@ -43,11 +62,15 @@ def test_sweep_matches_closed_form_and_isolates_failures():
     x["y0"][5] = 4.0  # blows up at t = 0.25 < t1
     x["t1"][5] = 1.0
     r = ff.sweep(_riccati, x, chunk_size=8, progress=False)
-    assert r.n == 37 and r.status.dtype == np.int32
+    assert r.n == 37 and isinstance(r.outcome, ff.Outcome)
+    assert np.asarray(r.outcome == ff.Outcome.successful).shape == (37,)
     bad = np.flatnonzero(~r.ok)
     assert bad.tolist() == [5]
-    # The status names the reason (the step budget or a non-finite state, not "successful").
-    assert status_names()[int(r.status[5])] in {"max_steps_reached", "nonfinite", "dt_min_reached"}
+    # The outcome names the reason (the step budget, a non-finite state or a solver failure),
+    # translated from Diffrax's RESULTS; the others are "successful".
+    names = _names(r.outcome)
+    assert names[5] in {"max_steps_reached", "nonfinite", "solver_failed"}
+    assert r.describe() == {"successful": 36, str(names[5]): 1}
     good = r.ok
     exact = x["y0"] / (1 - x["y0"] * x["t1"])
     np.testing.assert_allclose(r["y1"][good], exact[good], rtol=1e-8)
@@ -56,10 +79,11 @@ def test_sweep_matches_closed_form_and_isolates_failures():
 
 def test_nonfinite_output_is_flagged():
     def f(x):
-        return {"s": jnp.sqrt(x["a"])}, 0
+        return {"s": jnp.sqrt(x["a"])}, ff.Outcome.successful
 
     r = ff.sweep(f, {"a": np.array([1.0, -1.0, 4.0])}, progress=False)
-    assert r.status.tolist() == [0, STATUS_NONFINITE, 0]
+    assert _names(r.outcome).tolist() == ["successful", "nonfinite", "successful"]
+    assert r.ok.tolist() == [True, False, True]
     assert r.describe() == {"successful": 2, "nonfinite": 1}
     np.testing.assert_allclose(r["s"][[0, 2]], [1.0, 2.0])
 
@@ -77,24 +101,28 @@ def _newton_sqrt(x):
         return (jnp.abs(y * y - x["a"]) > 1e-12 * x["a"]) & (k < 60)
 
     y, k = jax.lax.while_loop(cond, body, (jnp.maximum(x["a"], 1.0), 0))
-    return {"y": y, "iterations": k}, jnp.where(k < 60, 0, 100)
+    outcome = ff.Outcome.where(k < 60, ff.Outcome.successful, ff.Outcome.max_steps_reached)
+    return {"y": y, "iterations": k}, outcome
 
 
 def test_chunked_equals_unchunked_and_strategies_agree():
     a = np.random.default_rng(1).uniform(1e-6, 1e6, 50)
-    a[17] = -1.0  # never converges: status 100, others untouched
+    a[17] = -1.0  # never converges: max_steps_reached, others untouched
     whole = ff.sweep(_newton_sqrt, {"a": a}, chunk_size=1000, progress=False)
-    assert whole.status.tolist() == [100 if i == 17 else 0 for i in range(50)]
+    expected = ["max_steps_reached" if i == 17 else "successful" for i in range(50)]
+    assert _names(whole.outcome).tolist() == expected
+    assert whole.describe() == {"successful": 49, "max_steps_reached": 1}
     np.testing.assert_allclose(whole["y"][whole.ok], np.sqrt(a[whole.ok]), rtol=1e-12)
     for chunk, strategy in ((1, "shard_map"), (7, "shard_map"), (16, "jit")):
         r = ff.sweep(_newton_sqrt, {"a": a}, chunk_size=chunk, progress=False, strategy=strategy)
         np.testing.assert_array_equal(r["y"][r.ok], whole["y"][whole.ok])
-        np.testing.assert_array_equal(r.status, whole.status)
+        np.testing.assert_array_equal(_names(r.outcome), _names(whole.outcome))
         np.testing.assert_array_equal(r["iterations"], whole["iterations"])
 
 
 def test_shards_merge_to_whole_and_save_load_roundtrip(tmp_path):
     x = _inputs(23, seed=2)
+    x["y0"][9], x["t1"][9] = 4.0, 1.0  # blows up: an outcome other than "successful" to keep
     whole = ff.sweep(_riccati, x, chunk_size=5, progress=False, metadata={"seed": 7, "note": "t"})
     assert whole.metadata["seed"] == 7 and whole.metadata["arguments"]["note"] == "t"
     paths = []
@@ -105,19 +133,23 @@ def test_shards_merge_to_whole_and_save_load_roundtrip(tmp_path):
     np.testing.assert_array_equal(merged.index, np.arange(23))
     for name in whole.names:
         np.testing.assert_array_equal(merged[name], whole[name])
-    np.testing.assert_array_equal(merged.status, whole.status)
-    # The round trip keeps arrays, dtypes and metadata; no temporary file is left behind.
+    np.testing.assert_array_equal(_names(merged.outcome), _names(whole.outcome))
+    assert np.flatnonzero(~whole.ok).tolist() == [9]
+    # The round trip keeps arrays, dtypes, outcomes and metadata; no temporary file is left.
     path = whole.save(tmp_path / "whole.npz")
     back = ff.load_sweep(path)
-    for name in whole.names + ["status"]:
+    for name in whole.names:
         assert back[name].dtype == whole[name].dtype
         np.testing.assert_array_equal(back[name], whole[name])
+    assert np.all(np.asarray(back.outcome == whole.outcome))
+    assert back.describe() == whole.describe()
+    np.testing.assert_array_equal(back.index, whole.index)
     assert back.metadata == whole.metadata
     assert set(back.metadata["versions"]) >= {"jax", "diffrax", "equinox", "numpy"}
     assert sorted(os.listdir(tmp_path)) == sorted(
         [os.path.basename(p) for p in paths] + ["whole.npz"]
     )
-    with pytest.raises(ValueError, match="more than one shard"):
+    with pytest.raises(ValueError, match="more than once|more than one shard"):
         ff.merge_sweeps([ff.load_sweep(paths[0]), ff.load_sweep(paths[0])])
 
 
@@ -139,7 +171,7 @@ def test_order_and_batched_give_the_same_elements():
     for r in (ordered, ff.merge_sweeps(parts), batched):
         np.testing.assert_array_equal(r.index, np.arange(29))
         np.testing.assert_array_equal(r["a"], a)
-        np.testing.assert_array_equal(r.status, whole.status)
+        np.testing.assert_array_equal(_names(r.outcome), _names(whole.outcome))
         np.testing.assert_array_equal(r["y"], whole["y"])
     for bad in (np.zeros(29, int), np.arange(29) - 1, np.arange(28), np.arange(29.0)):
         with pytest.raises(ValueError, match="permutation"):
@@ -147,11 +179,12 @@ def test_order_and_batched_give_the_same_elements():
 
 
 def test_batched_nonfinite_is_flagged_per_element():
-    def f(x):  # a block of elements with a trailing axis
-        return {"v": jnp.sqrt(x["a"][:, None] * jnp.ones((1, 3)))}, jnp.zeros(x["a"].shape[0], int)
+    def f(x):  # a block of elements with a trailing axis, and one outcome per element
+        outcome = jax.vmap(lambda a: ff.Outcome.successful)(x["a"])
+        return {"v": jnp.sqrt(x["a"][:, None] * jnp.ones((1, 3)))}, outcome
 
     r = ff.sweep(f, {"a": np.array([1.0, -1.0, 4.0])}, progress=False, batched=True)
-    assert r.status.tolist() == [0, STATUS_NONFINITE, 0]
+    assert _names(r.outcome).tolist() == ["successful", "nonfinite", "successful"]
     np.testing.assert_allclose(r["v"][2], [2.0, 2.0, 2.0])
 
 
@@ -186,7 +219,7 @@ _MULTI_DEVICE = textwrap.dedent(
     import numpy as np
     import jax
     sys.path.insert(0, {tests!r})
-    from test_sweeps import _inputs, _riccati
+    from test_sweeps import _inputs, _names, _riccati
     import fourierflow as ff
 
     assert len(jax.devices()) == 8, jax.devices()
@@ -199,7 +232,7 @@ _MULTI_DEVICE = textwrap.dedent(
     for nd, chunk, strategy in runs:
         r = ff.sweep(_riccati, x, devices=jax.devices()[:nd], chunk_size=chunk,
                      progress=False, strategy=strategy)
-        out[f"{{nd}}-{{chunk}}-{{strategy}}"] = [r["y1"].tolist(), r.status.tolist()]
+        out[f"{{nd}}-{{chunk}}-{{strategy}}"] = [r["y1"].tolist(), _names(r.outcome).tolist()]
     # The alignment sweep: one ODE system per device block (shared steps) and per element.
     rng = np.random.default_rng(6)
     D0, kappa = rng.uniform(-np.pi, np.pi, 45), 10 ** rng.uniform(-4, -1, 45)
@@ -208,7 +241,8 @@ _MULTI_DEVICE = textwrap.dedent(
         for nd, chunk in ((1, 1000), (2, 8), (8, 16)):
             r = ff.sweep_alignment(D0, kappa, 23, 0.01, shared_steps=shared, chunk_size=chunk,
                                    devices=jax.devices()[:nd], progress=False)
-            out[f"align-{{shared}}-{{nd}}-{{chunk}}"] = [r["t_delta"].tolist(), r.status.tolist()]
+            names = _names(r.outcome).tolist()
+            out[f"align-{{shared}}-{{nd}}-{{chunk}}"] = [r["t_delta"].tolist(), names]
     print(json.dumps(out))
     """
 )
@@ -226,24 +260,26 @@ def test_identical_on_1_2_and_8_devices():
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = json.loads(proc.stdout.strip().splitlines()[-1])
     # Alignment: per-element steps are identical on any layout; shared steps (one system per
-    # block) agree to the solver tolerance, and D0 = pi fails alone everywhere.
+    # block) agree to the solver tolerance, and D0 = pi never aligns, alone, everywhere.
     for shared, rtol in (("True", 1e-6), ("False", 1e-12)):
         ref_t, ref_status = runs.pop(f"align-{shared}-1-1000")
-        assert [i for i, c in enumerate(ref_status) if c != 0] == [7]
+        assert [i for i, c in enumerate(ref_status) if c != "event"] == [7]
+        assert ref_status[7] == "never_aligns" and math.isinf(ref_t[7])
         for nd, chunk in ((2, 8), (8, 16)):
             t, status = runs.pop(f"align-{shared}-{nd}-{chunk}")
             assert status == ref_status
             np.testing.assert_allclose(np.delete(t, 7), np.delete(ref_t, 7), rtol=rtol)
     ref_y, ref_status = runs.pop("1-1000-shard_map")
     ref_y = np.array(ref_y, dtype=float)
-    assert ref_status[11] != 0 and sum(s != 0 for s in ref_status) == 1
+    assert ref_status[11] != "successful"
+    assert sum(s != "successful" for s in ref_status) == 1
     for key, (y, status) in runs.items():
         assert status == ref_status, key
-        ok = np.array(status) == 0
+        ok = np.array(status) == "successful"
         np.testing.assert_allclose(np.array(y, dtype=float)[ok], ref_y[ok], rtol=1e-12, err_msg=key)
 
 
-# --- convenience sweeps (need the reduced ODE of fourierflow.reduced) -----------------------
+# --- convenience sweeps of the per-frequency ODE ------------------------------------------
 
 
 def _alignment_inputs(n=40, seed=4):
@@ -259,17 +295,17 @@ def _alignment_inputs(n=40, seed=4):
 
 @pytest.mark.parametrize("method", ["ode", "closed_form"])
 def test_sweep_alignment_matches_exact_reference(method):
-    from fourierflow.reduced import alignment_time_exact
-
     D0, kappa, p, delta = _alignment_inputs()
     r = ff.sweep_alignment(D0, kappa, p, delta, method=method, progress=False, chunk_size=16)
-    assert r.status[0] == 100 and np.isinf(r["t_delta"][0])
-    assert "never_aligns" in r.describe().__repr__()
-    assert np.all(r.status[1:] == 0)
+    names = _names(r.outcome)
+    assert names[0] == "never_aligns" and np.isinf(r["t_delta"][0])
+    assert np.all(names[1:] == "event")
+    assert r.describe() == {"event": 39, "never_aligns": 1}
+    assert r["t_delta"][1] == 0  # already aligned
     # An independent float64 reference (scipy elliprf), called per modulus p as a user would.
     exact = np.array(
         [
-            alignment_time_exact(k, k, d, int(q), e)
+            ff.alignment_time_exact(k, k, d, int(q), e)
             for k, d, q, e in zip(kappa, D0, p, delta, strict=True)
         ]
     )
@@ -279,7 +315,7 @@ def test_sweep_alignment_matches_exact_reference(method):
     np.testing.assert_allclose(r["tau"][ok], (p * kappa * exact)[ok], rtol=rtol)
     if method == "ode":
         # The state at alignment: |sin D| = delta on the aligned side, and the magnitude law
-        # R (2 R^2 - 1) = |sin D0| / delta of SPEC 8 for the elements that had to move.
+        # R (2 R^2 - 1) = |sin D0| / delta (theory eq. 32) for the elements that had to move.
         moved = ok & (r["t_delta"] > 0)
         np.testing.assert_allclose(np.abs(np.sin(r["D"][moved])), delta[moved], rtol=1e-12)
         assert np.all(np.cos(r["D"][moved]) > 0)
@@ -290,15 +326,13 @@ def test_sweep_alignment_matches_exact_reference(method):
 
 
 def test_sweep_alignment_mean_reduction_and_bad_input():
-    from fourierflow.reduced import alignment_time_exact
-
     D0, kappa, p, delta = (a[2:10] for a in _alignment_inputs())
     r = ff.sweep_alignment(
         D0, kappa, p, delta, reduction="mean", method="closed_form", progress=False
     )
     exact = np.array(
         [
-            alignment_time_exact(k, k, d, int(q), e, reduction="mean")
+            ff.alignment_time_exact(k, k, d, int(q), e, reduction="mean")
             for k, d, q, e in zip(kappa, D0, p, delta, strict=True)
         ]
     )
@@ -315,18 +349,16 @@ def test_sweep_alignment_mean_reduction_and_bad_input():
 
 
 def test_sweep_lottery_order_and_winner():
-    from fourierflow.reduced import blowup_time, solve_reduced
-
     p, n = 11, 30
     K = (p - 1) // 2
     rng = np.random.default_rng(5)
     D0 = rng.uniform(0, 2 * np.pi, (n, K))
     kappa = 1e-2
     # Save until 90% of the earliest blow-up of each neuron's winner (exact, scipy).
-    t_star = blowup_time(kappa, kappa, D0, p).min()
+    t_star = ff.blowup_time(kappa, kappa, D0, p).min()
     ts = np.linspace(0, 0.9 * t_star, 12)
     r = ff.sweep_lottery(D0, p, ts, kappa=kappa, progress=False, chunk_size=8)
-    assert np.all(r.ok) and r["beta"].shape == (n, K, 12)
+    assert r.describe() == {"successful": n} and r["beta"].shape == (n, K, 12)
     B0 = np.minimum(D0 % (2 * np.pi), 2 * np.pi - D0 % (2 * np.pi))
     # Lemma C.3: beta_k(t) ranks in the reverse order of B_k(0), at every saved t > 0.
     order = np.argsort(B0, axis=1)
@@ -335,5 +367,6 @@ def test_sweep_lottery_order_and_winner():
     np.testing.assert_array_equal(r["winner"], r["argmin_B0"])
     np.testing.assert_array_equal(r["argmin_B0"], np.argmin(B0, axis=1) + 1)
     # Decoupling: one frequency of the sweep equals a lone solve of the reduced ODE.
-    _, beta, _ = solve_reduced(kappa, kappa, D0[3, 2], p, ts, rtol=1e-8, atol=1e-10)
+    tol = dfx.PIDController(rtol=1e-8, atol=1e-10)
+    beta = ff.solve_reduced(kappa, kappa, D0[3, 2], p, ts, stepsize_controller=tol).ys.beta
     np.testing.assert_allclose(r["beta"][3, 2], beta, rtol=1e-10)
