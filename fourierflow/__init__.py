@@ -27,10 +27,14 @@ from ._closed_form import (
 from ._compare import Comparison as Comparison, NeuronTrack as NeuronTrack, compare as compare
 from ._configs import (
     CONFIGS as CONFIGS,
+    ENSEMBLE_AXES as ENSEMBLE_AXES,
     TrainConfig as TrainConfig,
     config_setup as config_setup,
+    ensemble_members as ensemble_members,
+    ensemble_setup as ensemble_setup,
     get_config as get_config,
     run_config as run_config,
+    run_ensemble as run_ensemble,
 )
 from ._data import (
     FoldedPairs as FoldedPairs,
@@ -42,6 +46,12 @@ from ._data import (
     symmetric_pairs as symmetric_pairs,
 )
 from ._dominance import dominance_time as dominance_time, solve_dominance as solve_dominance
+from ._ensemble import flow_statistics as flow_statistics, solve_ensemble as solve_ensemble
+from ._ensemble_train import (
+    EnsembleResult as EnsembleResult,
+    stack_nets as stack_nets,
+    train_ensemble as train_ensemble,
+)
 from ._events import (
     AbstractEvent as AbstractEvent,
     Aligned as Aligned,

@@ -120,16 +120,16 @@ def shard_bounds(n: int, shard: tuple[int, int] | None) -> tuple[int, int]:
 
 
 def _flag_nonfinite(out, outcome):
-    """Per element: an element that ended well but whose outputs are not finite is marked
-    `nonfinite` all the same (an element with a reason for `inf`, e.g. `never_aligns`, keeps
-    its outcome)."""
+    """Per element: an element that ended well but whose outputs hold a NaN is marked
+    `nonfinite` all the same. Infinities are values here (an event that never happened, the
+    time of an element that never aligns), reported with their own outcome or field."""
     outcome = from_diffrax(outcome)
-    finite = jnp.ones(jnp.shape(outcome == Outcome.successful), bool)
+    clean = jnp.ones(jnp.shape(outcome == Outcome.successful), bool)
     for leaf in jtu.tree_leaves(out):
         leaf = jnp.asarray(leaf)
         if jnp.issubdtype(leaf.dtype, jnp.inexact):
-            finite = finite & jnp.all(jnp.isfinite(leaf.reshape(leaf.shape[0], -1)), axis=1)
-    return out, where(is_ok(outcome) & ~finite, Outcome.nonfinite, outcome)
+            clean = clean & ~jnp.any(jnp.isnan(leaf.reshape(leaf.shape[0], -1)), axis=1)
+    return out, where(is_ok(outcome) & ~clean, Outcome.nonfinite, outcome)
 
 
 def _is_key(leaf) -> bool:
@@ -187,7 +187,8 @@ def sweep(
     - `fn`: `x -> (outputs, outcome)` for ONE element `x` (the structure of `inputs` without
       the leading axis); `outputs` is a pytree of arrays, `outcome` a `fourierflow.Outcome`
       (e.g. a solution's `result` with `throw=False`) or a Diffrax `RESULTS`. An element that
-      ended well but whose outputs are not finite gets `Outcome.nonfinite`. `fn` must be
+      ended well but whose outputs hold a NaN gets `Outcome.nonfinite` (infinities are values,
+      e.g. the time of an event that did not happen). `fn` must be
       jittable; keep the same function object between calls to reuse its compilation.
       With `batched=True`, `fn` instead maps a block of elements (leading axis) to outputs
       and outcomes with the same leading axis (for solvers that treat a batch as one system).
