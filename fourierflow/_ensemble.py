@@ -10,6 +10,7 @@ like any other sweep. The event root find is vmap-safe: members that stop on an 
 members that do not are solved together, each as it would be alone.
 """
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -55,20 +56,32 @@ _DIMS = {"alpha": ("neuron", "frequency"), "beta": ("neuron", "frequency")}
 _DIMS |= {"D": ("neuron", "frequency"), "loss": ()}
 
 
-def _member(flow, build, ts, t1, fn, events, reduction, solver, controller, max_steps, event_rtol):
-    """The per-member function of `sweep`: build the network, solve, keep the statistics."""
+_PER_MEMBER = "per member"  # `t1` comes with each member's inputs
+
+
+@functools.lru_cache(maxsize=64)
+def _member(flow, build, ts, t1, fn, event_types, reduction, solver, controller, max_steps,
+            event_rtol):  # fmt: skip
+    """The per-member function of `sweep`: build the network, solve, keep the statistics.
+
+    Cached on its (hashable) configuration, so that calls that differ only in data (the
+    members, event thresholds, per-member end times) reuse one compiled sweep. The events'
+    thresholds travel in the inputs (`event/<Type>`)."""
     solve = solve_exact if flow == "exact" else solve_main
-    event_names = [type(e).__name__ for e in events]
+    names = [t.__name__ for t in event_types]
+    ts = None if ts is None else np.asarray(ts)
 
     def member(x):
         net = build(x)
+        end = x["t1"] if t1 == _PER_MEMBER else t1
         saveat = dfx.SaveAt(ts=ts, fn=fn) if ts is not None else dfx.SaveAt(t1=True, fn=fn)
+        events = [t(x[f"event/{n}"]) for t, n in zip(event_types, names, strict=True)]
         sol = solve(
             net,
             reduction=reduction,
-            t1=t1,
+            t1=end,
             saveat=saveat,
-            event=list(events) if events else None,
+            event=events or None,
             solver=solver,
             stepsize_controller=controller,
             max_steps=max_steps,
@@ -78,7 +91,7 @@ def _member(flow, build, ts, t1, fn, events, reduction, solver, controller, max_
         out = {"stat": sol.ys, "t_stop": sol.t_stop, "num_steps": sol.stats["num_steps"]}
         out["t_event"] = {
             name: jnp.where(mask, sol.t_stop, jnp.inf)
-            for name, mask in zip(event_names, sol.event_mask, strict=True)
+            for name, mask in zip(names, sol.event_mask, strict=True)
         }
         return out, sol.result
 
@@ -86,6 +99,7 @@ def _member(flow, build, ts, t1, fn, events, reduction, solver, controller, max_
     return member
 
 
+@functools.lru_cache(maxsize=16)
 def _from_weights(activation):
     def build(x):
         return TwoLayerNet(x["theta"], x["xi"], activation, x.get("embedding"))
@@ -131,7 +145,8 @@ def solve_ensemble(
       `lambda x: fourierflow.init_multi_frequency(x["key"], 23, 64, x["kappa"])`).
     - `inputs`: with `init`, a dict of arrays with a leading member axis (PRNG keys allowed).
     - `flow`: `"exact"` (`solve_exact`) or `"main"` (`solve_main`).
-    - `t1`: the end time (default: the last save time; with only events, `inf`).
+    - `t1`: the end time (default: the last save time; with only events, `inf`); an array
+      with one entry per member gives each member its own end time.
     - `statistics`: the saving function `fn(t, net, args)` (default `flow_statistics`).
     - `event`: as in `solve_exact` (shared by the members).
     - `reduction`, `solver`, `stepsize_controller`, `max_steps`, `event_rtol`: as in
@@ -170,10 +185,20 @@ def solve_ensemble(
             raise ValueError("`inputs` must be a non-empty dict of per-member arrays.")
         build = init
     events = as_events(event, (Aligned, MagnitudeAbove, BlowUp))
-    ts = None if ts is None else np.asarray(ts, dtype=float)
+    if len({type(e) for e in events}) != len(events):
+        raise ValueError("`event` must hold at most one event of each type.")
+    n = len(jax.tree.leaves(inputs)[0])
+    inputs = dict(inputs)
+    for e in events:  # thresholds are data: one compiled sweep for any of them
+        (threshold,) = jax.tree.leaves(e)
+        inputs[f"event/{type(e).__name__}"] = np.broadcast_to(np.asarray(threshold), (n,))
+    if t1 is not None:  # end times are data too (one per member, or shared)
+        inputs["t1"] = np.broadcast_to(np.asarray(t1, dtype=float), (n,))
+        t1 = _PER_MEMBER
+    ts = None if ts is None else tuple(np.asarray(ts, dtype=float).tolist())
     member = _member(
-        flow, build, ts, t1, statistics, events, reduction, solver, stepsize_controller,
-        max_steps, event_rtol,
+        flow, build, ts, t1, statistics, tuple(type(e) for e in events), reduction, solver,
+        stepsize_controller, max_steps, event_rtol,
     )  # fmt: skip
     dims = {}
     if statistics is flow_statistics:

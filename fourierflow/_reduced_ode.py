@@ -188,7 +188,7 @@ CONDITIONS = {
 
 
 @eqx.filter_jit
-def _solve_flat(x, events, r, save_ts, t1, rule, fn, options, chunk_size):
+def _solve_flat(x, events, r, save_ts, t1_shared, rule, fn, options, chunk_size):
     """Solve flat batches: `x` holds `alpha0, beta0, D0` (and `phi0, psi0`), `events` the
     per-element events."""
 
@@ -196,6 +196,7 @@ def _solve_flat(x, events, r, save_ts, t1, rule, fn, options, chunk_size):
 
     def single(args):
         x, events = args
+        t1 = x["t1"] if "t1" in x else t1_shared
         frame, y0 = scaled_initial_state(x["alpha0"], x["beta0"], x["D0"])
         if "phi0" in x:
             y0 = jnp.concatenate([y0, jnp.stack([x["phi0"], x["psi0"]])])
@@ -277,7 +278,9 @@ def solve_reduced(
     - `ts`: save times (1-D, non-decreasing, `>= 0`); or give `saveat`.
     - `reduction`: `"sum"` (rate `p`) or `"mean"` (rate `1/p`).
     - `phases`: optional `(phi0, psi0)`; then the phases are integrated too.
-    - `t1`: the end time (default: the last save time; `inf` with events and no save times).
+    - `t1`: the end time (default: the last save time; `inf` with events and no save times);
+      an array broadcasting with the states gives each its own end time (then only the end
+      is saved).
     - `saveat`: a `diffrax.SaveAt` (`ts`, `t0`, `t1`, `steps`, and `fn(t, state, r)` of the
       `ReducedState` for a statistic); default `SaveAt(ts=ts)`.
     - `event`: one or several of `Aligned(delta)`, `MagnitudeAbove(level)` (on
@@ -303,7 +306,16 @@ def solve_reduced(
     rule = saving_rule(saveat, ts)
     save_ts = None if rule.ts is None else check_times(rule.ts, "ts", start=0.0)
     events = as_events(event, (Aligned, MagnitudeAbove, BlowUp))
-    t1 = end_time(0.0, t1, save_ts, bool(events))
+    per_state_t1 = t1 is not None and np.ndim(t1) > 0
+    if per_state_t1:  # one end time per state: saved at the end only
+        if rule.ts is not None or rule.steps:
+            raise ValueError("a `t1` per state saves only at the end: give no `ts` (or steps).")
+        check_finite(t1, "t1", "end times >= 0")
+        if np.any(np.asarray(t1) < 0):
+            raise ValueError(f"`t1` must be >= 0; got t1={t1!r}.")
+        rule = dfx.SubSaveAt(t1=True, fn=rule.fn)
+    else:
+        t1 = end_time(0.0, t1, save_ts, bool(events))
     chunk_size = check_chunk_size(chunk_size)
     options = solver_options(
         solver=solver,
@@ -320,6 +332,8 @@ def solve_reduced(
     )
     names = ["alpha0", "beta0", "D0"] + ([] if phases is None else ["phi0", "psi0"])
     values = [alpha0, beta0, D0] + ([] if phases is None else list(phases))
+    if per_state_t1:
+        names, values = names + ["t1"], values + [t1]
     for name, v in zip(names[3:], values[3:], strict=True):
         check_finite(v, name)
     arrays = jnp.broadcast_arrays(*(jnp.asarray(v, dtype=float) for v in values))
@@ -336,8 +350,9 @@ def solve_reduced(
     x = {n: a.reshape(-1) for n, a in zip(names, arrays, strict=True)}
     r = jnp.asarray(reduced_rate(p, reduction), dtype=float)  # traced: one compile for every p
     ts_out, ys, result, stats, t_stop, y_stop, mask = _solve_flat(
-        x, flat_events, r, save_ts, t1, rule, user_function(rule), options, chunk_size
-    )
+        x, flat_events, r, save_ts, None if per_state_t1 else t1, rule, user_function(rule),
+        options, chunk_size,
+    )  # fmt: skip
     unflat = lambda a: a.reshape(shape + a.shape[1:])  # noqa: E731
     return ReducedSolution(
         ts=save_ts if only_times(rule) else unflat(ts_out),

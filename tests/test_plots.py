@@ -203,6 +203,22 @@ FIGURES = {
         paper2={"[0, 0.4pi)": 2.1},
         accurate={"[0, 2.0pi)": 5e-10},
     ),
+    "plot_validity_map": lambda: plots.plot_validity_map(
+        [
+            dict(
+                init=i,
+                kappa=k,
+                p=q,
+                width=4,
+                winner_equals_reduced=r,
+                beta_error_reduced=e,
+                beta_error_main=e,
+            )
+            for i, r in (("single_frequency", 1.0), ("gaussian", 0.6))
+            for k, e in ((0.01, 1e-3), (0.1, 1e5))
+            for q in (11, 23)
+        ]
+    ),  # fmt: skip
     "plot_logits": lambda: plots.plot_logits(
         {"one": np.sin(np.arange(14)).reshape(2, 7), "two": np.cos(np.arange(14)).reshape(2, 7)},
         [(1, 2), (3, 3)],

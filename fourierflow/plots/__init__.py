@@ -34,3 +34,4 @@ from .training import (
     plot_phase_doubling as plot_phase_doubling,
     plot_phase_groups as plot_phase_groups,
 )
+from .validity import plot_validity_map as plot_validity_map
