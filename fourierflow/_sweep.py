@@ -300,34 +300,72 @@ def sweep(
         version=__version__,
     )
 
+    # Many processes (`fourierflow.distributed`): the mesh spans every process's devices, each
+    # process feeds and computes its slice of every chunk, and all gather the results; only
+    # process 0 writes.
+    multi = jax.process_count() > 1
+    writer = jax.process_index() == 0
+
     def put(a, b):
         # Pad by repeating the chunk's first element: a valid input, so padding cannot fail.
         block = [leaf[lo + a : lo + b] for leaf in processed]
         if b - a < chunk:
             block = [np.concatenate([x, np.repeat(x[:1], chunk - (b - a), axis=0)]) for x in block]
-        return jtu.tree_unflatten(treedef, [jax.device_put(x, sharding) for x in block])
+        if multi:
+            block = [
+                jax.make_array_from_callback(x.shape, sharding, lambda i, x=x: x[i]) for x in block
+            ]
+        else:
+            block = [jax.device_put(x, sharding) for x in block]
+        return jtu.tree_unflatten(treedef, block)
+
+    def host(tree):
+        if not multi:
+            return jtu.tree_map(np.asarray, tree)
+        from jax.experimental import multihost_utils
+
+        return jtu.tree_map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+
+    def agreed(flag: bool) -> bool:
+        """Process 0's decision, for every process (they must take the same branches)."""
+        if not multi:
+            return flag
+        from jax.experimental import multihost_utils
+
+        return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
 
     from tqdm.auto import tqdm
 
-    with streaming(out, identity, resume) as store:
-        if store is not None and store.open(resume):
+    with streaming(out, identity, resume, writer) as store:
+        complete = store is not None and writer and store.open(resume)
+        if agreed(complete):
             return SweepResult.load(store.folder / RESULT)
         outs, outcomes = [None] * n_chunks, [None] * n_chunks
         treedef_out = None
 
         def fetch(c, result, m):
             nonlocal treedef_out
-            leaves_out, treedef_out = jtu.tree_flatten(result[0])
-            outs[c] = [np.asarray(v)[:m] for v in leaves_out]
-            outcomes[c] = take(as_numpy(result[1]), slice(0, m))
-            if store is not None:
+            values, outcome = host(result)
+            leaves_out, treedef_out = jtu.tree_flatten(values)
+            outs[c] = [v[:m] for v in leaves_out]
+            outcomes[c] = take(as_numpy(outcome), slice(0, m))
+            if store is not None and writer:
                 store.save(c, outs[c], outcomes[c])
 
         pending = None
         bounds = [(c * chunk, min((c + 1) * chunk, n)) for c in range(n_chunks)]
-        with tqdm(total=n_chunks, disable=not progress, desc="sweep", unit="chunk") as bar:
+        show = progress and writer
+        with tqdm(total=n_chunks, disable=not show, desc="sweep", unit="chunk") as bar:
             for c, (a, b) in enumerate(bounds):
-                loaded = None if store is None else store.load(c)
+                loaded = None
+                if store is not None and agreed(writer and store.load(c) is not None):
+                    loaded = store.load(c)
+                    if loaded is None:
+                        raise RuntimeError(
+                            f"process {jax.process_index()} cannot read chunk {c} in "
+                            f"{store.folder}: resuming a multi-process sweep needs its folder "
+                            "on a filesystem every process sees."
+                        )
                 if loaded is not None:
                     outs[c], outcomes[c] = loaded
                     bar.update()
@@ -373,6 +411,6 @@ def sweep(
             index=index,
             metadata_json=json.dumps(meta),
         )
-        if store is not None:
+        if store is not None and writer:
             store.finish(result)
         return result

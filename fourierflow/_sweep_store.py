@@ -130,11 +130,17 @@ class ChunkStore:
 
 
 @contextlib.contextmanager
-def streaming(folder, identity: dict, resume: bool) -> Iterator[ChunkStore | None]:
+def streaming(
+    folder, identity: dict, resume: bool, writer: bool = True
+) -> Iterator[ChunkStore | None]:
     """Hold `folder` for a sweep and record its end: `complete` (by `ChunkStore.finish`) or
-    `failed` with the exception; `None` when there is no folder."""
+    `failed` with the exception; `None` when there is no folder. A process that does not
+    write (not process 0 of a multi-process job) only reads the folder, unlocked."""
     if folder is None:
         yield None
+        return
+    if not writer:
+        yield ChunkStore(folder, identity)
         return
     with lock_folder(folder):
         store = ChunkStore(folder, identity)

@@ -236,13 +236,19 @@ def sweep(
     shard: str | None = None,
     seed: int = 0,
     resume: bool = False,
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    cluster: bool = False,
 ) -> None:
     """Sweep random initial states: alignment times (Thm 5.3) or the frequency lottery
     (Lemma C.3).
 
     Results stream to OUT chunk by chunk (a killed sweep continues with --resume) and end in
     OUT/sweep.npz; with --shard i/N in OUT/shard-i-of-N/sweep.npz (combine the shards with
-    `fourierflow merge`).
+    `fourierflow merge`). As one job over many processes: start it on every process with
+    --coordinator HOST:PORT --num-processes N --process-id I (or --cluster on SLURM, TPU pod
+    slices or Open MPI); process 0 writes OUT.
 
     Args:
         kind: "alignment": t_delta of single-frequency trajectories, D0 uniform, kappa
@@ -260,11 +266,21 @@ def sweep(
         shard: "i/N" to run only shard i of N (multi-process / multi-host runs).
         seed: PRNG seed (every shard must use the same one).
         resume: continue the sweep in OUT from its finished chunks.
+        coordinator: HOST:PORT of process 0, for a job over many processes.
+        num_processes: the job's number of processes (with --coordinator).
+        process_id: this process's rank, 0..N-1 (with --coordinator).
+        cluster: join a job whose processes JAX detects (SLURM, TPU pod slice, Open MPI).
     """
     from ._checks import check_in_open_interval, check_modulus, check_positive_int
     from ._sweep import parse_shard
 
     with _checking_arguments():
+        if coordinator is not None or cluster:
+            from . import distributed
+
+            distributed.initialize(coordinator, num_processes, process_id)
+        elif num_processes is not None or process_id is not None:
+            raise ValueError("`num_processes`, `process_id` need --coordinator (or --cluster).")
         check_modulus(p)
         check_positive_int(n, "n")
         check_in_open_interval(delta, "delta", 0.0, 1.0)
@@ -284,7 +300,10 @@ def sweep(
                 f"`out`: {out} already holds a sweep; pass --resume to continue it, or choose "
                 "another folder."
             )
-    out = _start(
+    import jax
+
+    start = _start if jax.process_index() == 0 else (lambda command, out, **kw: Path(out))
+    out = start(
         "sweep",
         out,
         kind=kind,
@@ -322,7 +341,10 @@ def sweep(
             D0, p, ts, kappa=kappa_max, chunk_size=chunk_size, shard=shard_ij, seed=seed,
             out=out, resume=resume,
         )  # fmt: skip
-    print(f"sweep: {result.n} elements, outcomes {result.describe()}; wrote {out / 'sweep.npz'}")
+    if jax.process_index() == 0:
+        print(
+            f"sweep: {result.n} elements, outcomes {result.describe()}; wrote {out / 'sweep.npz'}"
+        )
 
 
 def merge(
