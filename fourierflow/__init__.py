@@ -11,6 +11,7 @@ from ._bounds import (
     dominance_time_bound as dominance_time_bound,
     magnitude_at_alignment as magnitude_at_alignment,
 )
+from ._cache import enable_compilation_cache as enable_compilation_cache
 from ._chunking import (
     alignment_chunk_size as alignment_chunk_size,
     default_chunk_size as default_chunk_size,

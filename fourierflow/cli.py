@@ -3,6 +3,10 @@
 Every run writes into one output folder: figures, a JSON of the numbers and `metadata.json`
 (package versions, arguments, seed, devices, git revision). The command line runs in float64.
 
+Compiled programs are kept on disk between runs (`FOURIERFLOW_CACHE_DIR`, default
+`~/.cache/fourierflow/jax`; `FOURIERFLOW_CACHE_DIR=off` turns this off), so a second run
+does not compile again.
+
 Exit codes: 0 success; 2 a usage error (a bad argument, an unusable output folder), reported in
 one line before anything is computed or written; 1 any other error, with its traceback (a bug
 or a failure of the computation is never disguised as a usage error); 130 interrupted.
@@ -542,6 +546,9 @@ def main(argv: list[str] | None = None) -> None:
 
     # Before anything is built: an initialization drawn in float32 would differ.
     jax.config.update("jax_enable_x64", True)
+    from ._cache import enable_compilation_cache
+
+    enable_compilation_cache()  # FOURIERFLOW_CACHE_DIR=off turns it off
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in ("--version", "-V"):
         from . import __version__

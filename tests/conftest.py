@@ -1,3 +1,5 @@
+import os
+
 import jax
 import jax.random as jr
 import pytest
@@ -10,3 +12,7 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 def getkey():
     keys = iter(jr.split(jr.key(0), 10_000))
     return lambda: next(keys)
+
+# The command line keeps compiled programs on disk by default; tests run without that cache
+# (the tests of the cache choose their own folder).
+os.environ.setdefault("FOURIERFLOW_CACHE_DIR", "off")
