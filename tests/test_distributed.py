@@ -30,7 +30,7 @@ WORKER = textwrap.dedent(
     distributed.initialize(f"127.0.0.1:{{port}}", size, rank, heartbeat_timeout=5)
     sys.path.insert(0, {tests!r})
     import test_distributed as t
-    result = t.TASKS[task](out, rank)
+    result = t.TASKS[task](None if out == "-" else out, rank)
     if distributed.is_writer() and result is not None:
         print("RESULT " + json.dumps(result))
     distributed.shutdown()
