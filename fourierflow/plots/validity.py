@@ -58,7 +58,7 @@ def plot_validity_map(cells: Sequence[dict], *, title: str | None = None):
         for method, ls in styles.items():
             errs = [
                 np.median([c[f"beta_error_{method}"] for c in cells if c["init"] == init and
-                           c["kappa"] == k])
+                           c["kappa"] == k and c[f"beta_error_{method}"] is not None] or [np.nan])
                 for k in kappas
             ]  # fmt: skip
             # Beyond 100% the reduced flow has blown up before the exact flow's stage ends.
