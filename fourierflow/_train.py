@@ -166,10 +166,11 @@ def evaluate(
     check_reduction(reduction)
     split = full_split(net.p) if split is None else split
     _check_split(split, net.p)
-    return _evaluate(net, split.train, reduction)
+    return metrics_on(net, split.train, reduction)
 
 
-def _evaluate(net: TwoLayerNet, train: Bool[Array, "p p"], reduction: str) -> dict:
+def metrics_on(net: TwoLayerNet, train: Bool[Array, "p p"], reduction: str) -> dict:
+    """`evaluate` on a boolean train mask, unchecked and traceable (the chunks call it)."""
     p = net.p
     x, y = all_pairs(p)
     f = net.logits(x, y)
@@ -199,6 +200,11 @@ def _evaluate(net: TwoLayerNet, train: Bool[Array, "p p"], reduction: str) -> di
         phase_alignment=phase_alignment(net),
         weight_norm=weight_norm(net),
     )
+
+
+# The metrics at step 0, one jitted function for every run (compiled once per shape and
+# activation), unlike the chunk, which closes over each run's optimizer.
+_initial_metrics = jax.jit(metrics_on, static_argnums=2)
 
 
 def train(
@@ -302,7 +308,7 @@ def train(
     with lock:
         return _train(
             net0,
-            optax.with_extra_args_support(optimizer),
+            optimizer,
             steps=steps,
             split=split,
             reduction=reduction,
@@ -336,35 +342,20 @@ def _train(
     dtype = net0.xi.dtype
     pairs = fold_pairs(split, dtype)
     train_mask = split.train
-    opt_state0 = optimizer.init(net0)
-    evaluation_net = _evaluation_point(opt_state0)
-
-    def loss_fn(net):
-        return folded_loss(net, pairs, reduction)
-
-    def step_fn(carry, _):
-        params, opt_state = carry
-        value, grads = jax.value_and_grad(loss_fn)(params)
-        updates, opt_state = optimizer.update(
-            grads, opt_state, params, value=value, grad=grads, value_fn=loss_fn
-        )
-        return (eqx.apply_updates(params, updates), opt_state), None
-
-    @jax.jit
-    def chunk(params, opt_state):
-        (params, opt_state), _ = jax.lax.scan(step_fn, (params, opt_state), None, length=log_every)
-        net = evaluation_net(params, opt_state)
-        finite = _all_finite(params) & _all_finite(net)
-        return params, opt_state, net, _evaluate(net, train_mask, reduction), finite
-
-    metrics_fn = jax.jit(lambda net: _evaluate(net, train_mask, reduction))
+    transform = optax.with_extra_args_support(optimizer)
+    opt_state0 = transform.init(net0)
+    evaluation_net = evaluation_point(opt_state0)
+    chunk = cached_jit(
+        ("train", optimizer, reduction, log_every, evaluation_net),
+        lambda: jax.jit(make_chunk(transform, reduction, log_every, evaluation_net)),
+    )
 
     params, opt_state = net0, opt_state0
     facts = _fingerprint(net0, opt_state0, log_every, reduction, split, fingerprint)
-    loaded = _load_latest(checkpoint_dir, (net0, opt_state0), facts) if resume else None
+    loaded = load_latest_checkpoint(checkpoint_dir, (net0, opt_state0), facts) if resume else None
     if loaded is None:
         net, start, previous = net0, 0, None
-        records = [dict(step=0, **metrics_fn(net0))]
+        records = [dict(step=0, **_initial_metrics(net0, train_mask, reduction))]
         snaps, snap_steps = ([net0], [0]) if snapshot_every is not None else ([], [])
     else:
         (params, opt_state), start, records, snaps, snap_steps, previous = loaded
@@ -382,10 +373,10 @@ def _train(
     for s in range(start, steps, log_every):
         if s == start:
             tc, cc = time.perf_counter(), time.process_time()
-            compiled = chunk.lower(params, opt_state).compile()
+            compiled = chunk.lower(params, opt_state, pairs, train_mask).compile()
             compile_time = time.perf_counter() - tc
             compile_cpu = time.process_time() - cc
-        new_params, new_state, new_net, m, finite = compiled(params, opt_state)
+        new_params, new_state, new_net, m, finite = compiled(params, opt_state, pairs, train_mask)
         if not bool(finite):
             if throw:
                 bar.close()
@@ -406,7 +397,7 @@ def _train(
             step == steps or (checkpoint_every is not None and step % checkpoint_every == 0)
         ):
             state = (params, opt_state)
-            previous = _save(
+            previous = save_checkpoint(
                 checkpoint_dir, step, state, records, snaps, snap_steps, facts, previous
             )
         bar.update(log_every)
@@ -432,13 +423,58 @@ def _train(
         step=step,
         history=history,
         result=result,
-        iterate=None if evaluation_net is _identity else params,
+        iterate=None if evaluation_net is identity_point else params,
         snapshots=snapshots,
         snapshot_steps=None if snapshot_every is None else jnp.asarray(snap_steps),
         compile_time=compile_time,
         run_time=run_time,
         run_cpu_time=run_cpu_time,
     )
+
+
+_JITTED: dict = {}  # the jitted chunks of recent runs, by optimizer and settings
+_JITTED_SIZE = 16
+
+
+def cached_jit(key: tuple, build: Callable[[], Callable]) -> Callable:
+    """`build()` (a jitted function), kept for `key` (the optimizer object and the settings
+    it closes over): another run with the same optimizer object, e.g. the next seed, reuses
+    its compiled executables instead of compiling again. Unhashable keys are not kept."""
+    try:
+        hash(key)
+    except TypeError:
+        return build()
+    if key not in _JITTED:
+        if len(_JITTED) >= _JITTED_SIZE:
+            _JITTED.pop(next(iter(_JITTED)))
+        _JITTED[key] = build()
+    return _JITTED[key]
+
+
+def make_chunk(optimizer, reduction: str, log_every: int, evaluation_net: Callable) -> Callable:
+    """The chunk of `log_every` optimizer steps, `(params, opt_state, pairs, train_mask) ->
+    (params, opt_state, net, metrics, finite)`, unjitted: `train` jits it, `train_ensemble`
+    jits its `vmap`, so a member of an ensemble runs exactly this code. The folded pairs and
+    the train mask are arguments, not constants of the compiled program, in both."""
+
+    def chunk(params, opt_state, pairs, train_mask):
+        def loss_fn(net):
+            return folded_loss(net, pairs, reduction)
+
+        def step_fn(carry, _):
+            params, opt_state = carry
+            value, grads = jax.value_and_grad(loss_fn)(params)
+            updates, opt_state = optimizer.update(
+                grads, opt_state, params, value=value, grad=grads, value_fn=loss_fn
+            )
+            return (eqx.apply_updates(params, updates), opt_state), None
+
+        (params, opt_state), _ = jax.lax.scan(step_fn, (params, opt_state), None, length=log_every)
+        net = evaluation_net(params, opt_state)
+        finite = _all_finite(params) & _all_finite(net)
+        return params, opt_state, net, metrics_on(net, train_mask, reduction), finite
+
+    return chunk
 
 
 def grokking_stages(history: History, threshold: float = 0.95) -> tuple[int | None, int | None]:
@@ -470,24 +506,24 @@ def grokking_stages(history: History, threshold: float = 0.95) -> tuple[int | No
     return int(steps[i]), None if j is None else int(steps[j])
 
 
-def _identity(params, opt_state):
+def identity_point(params, opt_state):
     del opt_state
     return params
 
 
-def _evaluation_point(opt_state0) -> Callable:
+def evaluation_point(opt_state0) -> Callable:
     """`(params, opt_state) -> net` at which to evaluate: the schedule-free evaluation point
     when the optimizer state holds a `ScheduleFreeState`, else the parameters themselves."""
     kind = getattr(optax.contrib, "ScheduleFreeState", None)
     if kind is None:
-        return _identity
+        return identity_point
 
     def is_free(x):
         return isinstance(x, kind)
 
     found = [x for x in jtu.tree_leaves(opt_state0, is_leaf=is_free) if is_free(x)]
     if not found:
-        return _identity
+        return identity_point
     if len(found) > 1:
         raise ValueError(
             f"`optimizer` holds {len(found)} schedule-free states; cannot tell which one "
@@ -515,7 +551,7 @@ def _check_split(split, p: int) -> None:
         raise ValueError("`split` has no train pairs.")
 
 
-def _activation_name(activation: str | Callable) -> str:
+def activation_name(activation: str | Callable) -> str:
     # A name stable across processes (a repr would hold a memory address).
     if isinstance(activation, str):
         return activation
@@ -537,7 +573,7 @@ _MEANING = dict(
 )
 
 
-def _leaves_digest(tree) -> str:
+def leaves_digest(tree) -> str:
     """SHA-256 of the dtypes, shapes and bytes of the leaves of `tree`."""
     h = hashlib.sha256()
     for leaf in jtu.tree_leaves(tree):
@@ -549,7 +585,7 @@ def _leaves_digest(tree) -> str:
     return h.hexdigest()
 
 
-def _structure_digest(tree) -> str:
+def structure_digest(tree) -> str:
     # The treedef's text names every node type; a callable's repr holds a memory address,
     # which differs between processes, so it is removed.
     text = re.sub(r" at 0x[0-9a-fA-F]+", "", str(jtu.tree_structure(tree)))
@@ -562,7 +598,7 @@ def _fingerprint(net0, opt_state0, log_every, reduction, split, run) -> dict:
     return dict(
         p=net0.p,
         width=net0.width,
-        activation=_activation_name(net0.activation),
+        activation=activation_name(net0.activation),
         embedding=net0.embedding is not None,
         dtype=str(net0.xi.dtype),
         log_every=log_every,
@@ -570,9 +606,9 @@ def _fingerprint(net0, opt_state0, log_every, reduction, split, run) -> dict:
         n_train=int(train.sum()),
         train_hash=hashlib.sha256(np.packbits(train).tobytes()).hexdigest(),
         run=None if run is None else json.loads(json.dumps(to_jsonable(run), allow_nan=False)),
-        optimizer_structure=_structure_digest(opt_state0),
-        optimizer_init=_leaves_digest(opt_state0),
-        net0=_leaves_digest(net0),
+        optimizer_structure=structure_digest(opt_state0),
+        optimizer_init=leaves_digest(opt_state0),
+        net0=leaves_digest(net0),
     )
 
 
@@ -604,7 +640,7 @@ def _fingerprint_differences(stored: dict, current: dict) -> list[str]:
     return out
 
 
-def _save(directory, step, state, records, snaps, snap_steps, facts, previous) -> str:
+def save_checkpoint(directory, step, state, records, snaps, snap_steps, facts, previous) -> str:
     """Write checkpoint `step_<step>`; return its stem. The JSON, written last, records the
     checksums of the other two files; once it is in place every checkpoint but this one and
     `previous` (and any temporary file) is deleted."""
@@ -642,7 +678,7 @@ def _save(directory, step, state, records, snaps, snap_steps, facts, previous) -
     return stem
 
 
-def _load_latest(directory: Path, template, facts):
+def load_latest_checkpoint(directory: Path, template, facts):
     """The newest intact checkpoint in `directory` as `(state, step, records, snaps,
     snap_steps, stem)`, or `None`. Damaged ones are skipped with a warning; one of another run
     raises `ValueError`."""

@@ -383,13 +383,15 @@ def train(
     config: Positional[_CONFIG_NAMES],
     out: Path | None = None,
     seed: int = 0,
+    seeds: int | None = None,
     p: int | None = None,
     width: int | None = None,
     activation: str | None = None,
     optimizer: Literal["adamw", "sgd"] | None = None,
-    lr: float | None = None,
-    wd: float | None = None,
-    frac_train: float | None = None,
+    lr: tuple[float, ...] | None = None,
+    wd: tuple[float, ...] | None = None,
+    frac_train: tuple[float, ...] | None = None,
+    init_scale: tuple[float, ...] | None = None,
     steps: int | None = None,
     log_every: int | None = None,
     checkpoint_every: int = 5000,
@@ -397,19 +399,23 @@ def train(
     formats: tuple[_FORMATS, ...] = ("png",),
 ) -> None:
     """Train a named configuration of the paper's code, with checkpoints; any field can be
-    overridden (e.g. --p 97 --lr 1e-3).
+    overridden (e.g. --p 97 --lr 1e-3). With --seeds N, or several values of --lr, --wd,
+    --frac-train, --init-scale, train an ensemble: every combination of the values and the
+    seeds, as one compiled program (e.g. --seeds 8 --lr 1e-4 3e-4: 16 members).
 
     Args:
         config: the named configuration.
         out: output folder (default out/train-CONFIG); checkpoints go to OUT/checkpoints.
-        seed: PRNG seed (initialization and split).
+        seed: PRNG seed (initialization and split); with --seeds, the first seed.
+        seeds: train an ensemble of this many seeds, SEED ... SEED+SEEDS-1.
         p: modulus (odd, >= 3).
         width: number of neurons.
         activation: activation name (relu, quad, abs, quartic, softplus, exp, identity, cube).
         optimizer: adamw or sgd.
-        lr: learning rate.
-        wd: weight decay (AdamW's, decoupled).
-        frac_train: training fraction in (0, 1] (1: full data).
+        lr: learning rate (several values: an ensemble over them).
+        wd: weight decay, AdamW's, decoupled (several values: an ensemble over them).
+        frac_train: training fraction in (0, 1], 1: full data (several: an ensemble).
+        init_scale: Gaussian initialization scale (several values: an ensemble over them).
         steps: number of optimizer steps.
         log_every: steps between metric records (steps must be a multiple).
         checkpoint_every: steps between atomic checkpoints.
@@ -418,23 +424,23 @@ def train(
     """
     from ._checks import check_positive_int
 
-    fields = dict(
-        p=p,
-        width=width,
-        activation=activation,
-        optimizer=optimizer,
-        lr=lr,
-        weight_decay=wd,
-        train_fraction=frac_train,
-        steps=steps,
-        log_every=log_every,
-    )
-    overrides = {k: v for k, v in fields.items() if v is not None}
+    grid = dict(lr=lr, weight_decay=wd, train_fraction=frac_train, init_scale=init_scale)
+    fields = dict(p=p, width=width, activation=activation, optimizer=optimizer, steps=steps)
+    fields["log_every"] = log_every
     out = out or Path(f"out/train-{config}")
     with _checking_arguments():
         from ._activations import get_activation
-        from ._configs import get_config
+        from ._configs import ensemble_members, get_config
 
+        for name, values in grid.items():
+            if values is not None and not values:
+                raise ValueError(f"`{name}` needs at least one value.")
+        ensemble = seeds is not None or any(v is not None and len(v) > 1 for v in grid.values())
+        if seeds is not None:
+            check_positive_int(seeds, "seeds")
+        if not ensemble:  # one value each: a single run, overridden as before
+            fields |= {k: v[0] for k, v in grid.items() if v is not None}
+        overrides = {k: v for k, v in fields.items() if v is not None}
         cfg = get_config(config, **overrides)
         get_activation(cfg.activation)
         check_positive_int(checkpoint_every, "checkpoint_every")
@@ -443,7 +449,15 @@ def train(
                 f"`checkpoint_every` must be a multiple of `log_every` ({cfg.log_every}); got "
                 f"{checkpoint_every}."
             )
+        if ensemble:
+            axes = {k: list(v) for k, v in grid.items() if v is not None}
+            seed_list = list(range(seed, seed + (seeds or 1)))
+            members = ensemble_members(cfg, seed_list, **axes)  # checks every member's config
         _unwritten(out)
+    if ensemble:
+        _train_ensemble(config, cfg, out, members, seed_list, axes, overrides,
+                        checkpoint_every, resume, formats)  # fmt: skip
+        return
     out = _start(
         "train", out, config=config, seed=seed, overrides=overrides, resume=resume,
         checkpoint_every=checkpoint_every,
@@ -484,6 +498,73 @@ def train(
         f"train {config}: {result.step} steps in {result.run_time:.1f} s; final train loss "
         f"{float(h.train_loss[-1]):.3g}, {'train' if full else 'test'} accuracy {acc:.3f}; "
         f"see {out}"
+    )
+
+
+_GRID_FIELDS = ("lr", "weight_decay", "train_fraction", "init_scale")
+
+
+def _train_ensemble(
+    config, cfg, out, members, seed_list, axes, overrides, checkpoint_every, resume, formats
+) -> None:
+    """`train` for an ensemble: every member of `members` in one compiled program; per-member
+    histories, outcomes and stages in results.json, the ensemble's history in one figure."""
+    import numpy as np
+
+    out = _start(
+        "train", out, config=config, seeds=seed_list, grid=axes, overrides=overrides,
+        resume=resume, checkpoint_every=checkpoint_every,
+    )  # fmt: skip
+    from . import _io
+    from ._configs import run_ensemble
+    from ._outcome import outcome_names
+    from ._train import grokking_stages
+    from .plots.training import plot_ensemble_history
+
+    result = run_ensemble(
+        cfg,
+        seed_list,
+        checkpoint_dir=str(out / "checkpoints"),
+        checkpoint_every=checkpoint_every,
+        resume=resume,
+        throw=False,
+        **axes,
+    )
+    names = outcome_names(result.result).tolist()
+    rows = []
+    for i, (member_cfg, member_seed) in enumerate(members):
+        run = result.member(i)
+        rows.append(
+            dict(
+                member=i,
+                seed=member_seed,
+                **{k: getattr(member_cfg, k) for k in _GRID_FIELDS},
+                outcome=names[i],
+                steps=run.step,
+                stages=grokking_stages(run.history),
+                history=run.history.as_dict(),
+            )
+        )
+    title = f"{config}: {len(members)} members ({len(seed_list)} seeds"
+    title += "".join(f", {len(v)} {k}" for k, v in axes.items() if len(v) > 1) + ")"
+    _savefig(plot_ensemble_history(result.history, title=title), out / "history", formats)
+    numbers = dict(
+        config=cfg.__dict__,
+        seeds=seed_list,
+        grid=axes,
+        members=rows,
+        compile_time_s=result.compile_time,
+        run_time_s=result.run_time,
+    )
+    _io.write_json(out / "results.json", numbers)
+    full = cfg.train_fraction >= 1 and all(f >= 1 for f in axes.get("train_fraction", [1]))
+    key = "train_accuracy" if full else "test_accuracy"
+    final = np.asarray([r["history"][key][-1] for r in rows], float)
+    print(
+        f"train {config}: {len(members)} members, {cfg.steps} steps in {result.run_time:.1f} s; "
+        f"final {key.replace('_', ' ')} mean {np.nanmean(final):.3f} (min {np.nanmin(final):.3f},"
+        f" max {np.nanmax(final):.3f}); outcomes "
+        f"{ {n: names.count(n) for n in sorted(set(names))} }; see {out}"
     )
 
 

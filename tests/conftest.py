@@ -13,6 +13,7 @@ def getkey():
     keys = iter(jr.split(jr.key(0), 10_000))
     return lambda: next(keys)
 
+
 # The command line keeps compiled programs on disk by default; tests run without that cache
 # (the tests of the cache choose their own folder).
 os.environ.setdefault("FOURIERFLOW_CACHE_DIR", "off")

@@ -216,9 +216,7 @@ def test_grad_of_a_flow_event_time_against_finite_differences():
     net0 = single_frequency_net(0.05, jnp.array([0.3]), jnp.array([0.5]))
 
     def t_end(level):
-        return ff.solve_main(
-            net0, event=ff.MagnitudeAbove(level), stepsize_controller=TIGHT
-        ).t_stop
+        return ff.solve_main(net0, event=ff.MagnitudeAbove(level), stepsize_controller=TIGHT).t_stop
 
     level, h = 0.1, 1e-5
     fd = (t_end(level + h) - t_end(level - h)) / (2 * h)
@@ -239,9 +237,7 @@ def test_events_are_data_not_code():
 
 
 def test_outcome_survives_files_by_name(tmp_path):
-    result = ff.sweep_alignment(
-        [0.8, np.pi], 0.02, P, 0.01, method="closed_form", progress=False
-    )
+    result = ff.sweep_alignment([0.8, np.pi], 0.02, P, 0.01, method="closed_form", progress=False)
     assert result.describe() == {"event": 1, "never_aligns": 1}
     path = result.save(tmp_path / "r.npz")
     with np.load(path) as data:

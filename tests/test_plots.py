@@ -190,6 +190,15 @@ FIGURES = {
     ),
     "plot_history": lambda: plots.plot_history(_history(), (3000, 9000), xscale="symlog"),
     "plot_memorization": lambda: plots.plot_memorization(_history(), (3000, 9000)),
+    "plot_ensemble_history": lambda: plots.plot_ensemble_history(
+        ff.History(
+            **{
+                k: np.stack([np.asarray(v) * (1 if k == "step" else c) for c in (0.9, 1, 1.1)])
+                for k, v in _history().as_dict().items()
+            }
+        ),
+        xscale="symlog",
+    ),
     "plot_pair_heatmaps": lambda: plots.plot_pair_heatmaps(
         _net(), ff.Split(train=np.random.default_rng(3).uniform(size=(P, P)) < 0.6), title="pairs"
     ),

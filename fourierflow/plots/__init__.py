@@ -28,6 +28,7 @@ from .training import (
     plot_cosine_fits as plot_cosine_fits,
     plot_dft_heatmap as plot_dft_heatmap,
     plot_dft_over_training as plot_dft_over_training,
+    plot_ensemble_history as plot_ensemble_history,
     plot_history as plot_history,
     plot_memorization as plot_memorization,
     plot_pair_heatmaps as plot_pair_heatmaps,

@@ -5,6 +5,7 @@ page, 7 in); inputs are a `TwoLayerNet`, a `History`, a `Split` or plain arrays,
 named configuration or not) can feed them.
 """
 
+import warnings
 from collections.abc import Sequence
 
 import matplotlib as mpl
@@ -291,6 +292,76 @@ def plot_history(history: ff.History, stages=None, *, xscale: str = "linear", ti
     key.axis("off")
     key.legend(handles=handles, loc="center", title="(a), (b)" if stages is None else None)
     set_title(fig, title or "Progress measures")
+    return fig
+
+
+@paper_figure
+def plot_ensemble_history(history: ff.History, *, xscale: str = "linear", title=None):
+    """The progress measures of an ensemble (`train_ensemble`): per quantity the mean over the
+    members and their spread (the band from the smallest to the largest member, and the
+    mean +- one standard deviation), in the panels of `plot_history` (3.5 x 4.8 in).
+
+    A member's entries after it stopped (NaN: a diverged member) are left out of the
+    statistics at those steps.
+
+    **Arguments:**
+
+    - `history`: a `History` whose fields carry a leading member axis, `(members, logs)`.
+    - `xscale`: `"linear"` or `"symlog"` (as in `plot_history`).
+    - `title`: the figure title.
+
+    **Returns:**
+
+    The figure.
+    """
+    h = {k: np.asarray(v, dtype=float) for k, v in history.as_dict().items()}
+    if h["step"].ndim != 2:
+        raise ValueError(
+            "`history` must carry a leading member axis (fields of shape (members, logs)); got "
+            f"step of shape {h['step'].shape}."
+        )
+    s = h["step"][0]
+    members = h["step"].shape[0]
+    fig = new_figure(COLUMN_WIDTH, 4.8)
+    axes = fig.subplots(3, 2, sharex=True).ravel()
+    train, test = dict(color="C0"), dict(color="C1", ls="--")
+
+    def draw(ax, values, style):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps: nothing to draw
+            mean, std = np.nanmean(values, 0), np.nanstd(values, 0)
+            low, high = np.nanmin(values, 0), np.nanmax(values, 0)
+        ax.fill_between(s, low, high, color=style["color"], alpha=0.15, lw=0)
+        ax.fill_between(s, mean - std, mean + std, color=style["color"], alpha=0.3, lw=0)
+        ax.plot(s, mean, **style)
+
+    draw(axes[0], h["train_loss"], train)
+    draw(axes[0], h["test_loss"], test)
+    axes[0].set(yscale="log", ylabel="cross-entropy", title="(a) loss")
+    draw(axes[1], h["train_accuracy"], train)
+    draw(axes[1], h["test_accuracy"], test)
+    axes[1].set(ylabel="accuracy", title="(b) accuracy", ylim=(-0.02, 1.02))
+    draw(axes[2], h["phase_alignment"], dict(color="tab:purple"))
+    axes[2].set(ylabel=r"mean $|\sin D^\star_m|$", title="(c) phase alignment")
+    draw(axes[3], h["frequency_sparsity"], dict(color="tab:brown"))
+    axes[3].set(ylabel="mean IPR", title="(d) frequency sparsity")
+    draw(axes[4], h["weight_norm"], dict(color="0.3"))
+    axes[4].set(ylabel=r"$\frac{1}{M}\sum_m \|\theta_m\| + \|\xi_m\|$", title="(e) weight norm")
+    for ax in axes[:5]:
+        _step_axis(ax, xscale, s)
+    for ax in axes[3:5]:
+        ax.set_xlabel("step" if xscale == "linear" else "step (log after $10^3$)")
+    axes[3].xaxis.set_tick_params(labelbottom=True)
+    handles = [
+        Line2D([], [], label="train (mean)", **train),
+        Line2D([], [], label="test (mean)", **test),
+        Patch(color="0.5", alpha=0.45, lw=0, label="mean $\\pm$ 1 s.d."),
+        Patch(color="0.5", alpha=0.15, lw=0, label="min to max"),
+    ]
+    key = axes[5]
+    key.axis("off")
+    key.legend(handles=handles, loc="center", title=f"{members} members")
+    set_title(fig, title or f"Progress measures of an ensemble of {members}")
     return fig
 
 
