@@ -601,6 +601,58 @@ def reproduce(
     print(f"reproduce {name}: see {out}")
 
 
+def explore(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    workdir: Path | None = None,
+    run: Path | None = None,
+    warmup: bool = True,
+    open_browser: bool = False,
+) -> None:
+    """Start the explorer, a local web app: the dynamics (exact flow, main flow, per-frequency
+    ODE) for any p, the lottery, sweeps and trained runs, with interactive charts and exports.
+    Needs the app extra: pip install 'fourierflow[app]'.
+
+    Args:
+        host: address to bind (127.0.0.1: this machine only; another address is warned about).
+        port: TCP port.
+        workdir: folder for exports and runs trained in the app (default: a temporary folder).
+        run: a checkpoint folder to open in the "Trained run" view.
+        warmup: compile the default views in the background at start.
+        open_browser: open the page in the default browser.
+    """
+    with _checking_arguments():
+        if not 1 <= port <= 65535:
+            raise ValueError(f"`port` must lie in 1..65535; got port={port}.")
+        if run is not None and not Path(run).is_dir():
+            raise ValueError(f"`run`: no such folder: {run}")
+        if workdir is not None:
+            _output_folder(workdir)
+        try:
+            from .app import launch, port_free
+        except ImportError as error:
+            raise ValueError(str(error)) from None
+        try:
+            import gradio  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "the explorer needs the app extra: pip install 'fourierflow[app]'"
+            ) from None
+        if not port_free(host, port):
+            raise ValueError(
+                f"`port`: cannot bind {host}:{port} (in use, or not an address of this "
+                "machine); choose another with --port."
+            )
+    launch(
+        host,
+        port,
+        workdir=workdir,
+        run_folder=None if run is None else str(run),
+        warmup=warmup,
+        open_browser=open_browser,
+    )
+
+
 COMMANDS = {
     "demo": demo,
     "compare": compare,
@@ -608,6 +660,7 @@ COMMANDS = {
     "merge": merge,
     "train": train,
     "reproduce": reproduce,
+    "explore": explore,
 }
 
 
