@@ -54,9 +54,19 @@ def job(size: int, n: int, devices_per_process: int) -> dict:
     port = str(_free_port())
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(r), str(size), port, str(n),
-             str(devices_per_process)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-c",
+                WORKER,
+                str(r),
+                str(size),
+                port,
+                str(n),
+                str(devices_per_process),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for r in range(size)
     ]

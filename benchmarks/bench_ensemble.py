@@ -18,7 +18,6 @@ import time
 
 import diffrax as dfx
 import jax
-import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 

@@ -9,15 +9,22 @@ delta = 1e-2, alpha0 = beta0 = kappa, float64):
   call on the same chunk shape) from run time.
 - `closed_form`: `sweep_alignment(method="closed_form")` and the bare jitted
   `alignment_time_closed_form` (no sweep machinery).
-- `reference`: the reference code's way: one trajectory at a time, a Python loop of fixed
-  Euler steps in NumPy scalars, stopping at the first step with |sin D| <= delta on the aligned
-  side. Its step is chosen for the SAME median relative error of t_delta as the ODE path
-  (Euler's error is first order: measured at two step sizes, the constant fitted, the step
-  for the target error extrapolated, then timed on a few trajectories at that step).
+- `paper_notebook`: the paper's own code (`bench_reference.py` extracts it from
+  `--paper-repo`; skipped with a message when absent): the notebook
+  `decouple_dynamics_simulation.ipynb`'s `simulate_gradient_flow` (explicit Euler on the
+  neuron's theta, xi in PyTorch float64, one trajectory at a time), started from each state
+  (amplitude kappa, 2 phi0 - psi0 = D0, its `"mean"` time) and stopped at the first step with
+  |sin D| <= delta on the aligned side. Its Euler error is fitted (first order) at two step
+  sizes in scaled time and the step for the ODE path's median error extrapolated: seconds per
+  trajectory = measured seconds per step x steps needed (labelled extrapolated).
+- `numpy_euler_stand_in`: NOT the paper's code: the same Euler method on (alpha, beta, D) in a
+  NumPy scalar loop (about 1000x cheaper per step than the notebook's), kept as a lower bound
+  on any Euler loop's cost; its step for equal accuracy is extrapolated the same way. Its
+  per-step cost and the notebook's are measured in alternating blocks.
 
 Accuracy of every path: relative error of t_delta against `alignment_time_exact` (scipy).
 The machine is a shared 2-core CPU: timings are noisy (take the best of `repeats`).
-Run: `python benchmarks/bench_sweeps.py` (writes out/bench_sweeps/results.json).
+Run: `python benchmarks/bench_sweeps.py` (writes benchmarks/results/<backend>_bench_sweeps.json).
 """
 
 import json
@@ -31,6 +38,17 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from bench_reference import (  # noqa: E402
+    DEFAULT_PAPER_REPO,
+    NotebookSimulation,
+    extract_paper_code,
+    interleave,
+    load,
+    load_notebook_simulation,
+    ratio,
+    summary,
+    timed,
+)
 
 import fourierflow as ff  # noqa: E402
 
@@ -48,8 +66,8 @@ def _rel_err(t, exact):
 
 
 def euler_alignment_time(D0, kappa, p, delta, dt, max_steps=10**8):
-    """The reference code's way: fixed Euler steps of (alpha, beta, D), NumPy scalars, one
-    trajectory, "sum" rate p. Returns (t_delta, steps)."""
+    """The NumPy Euler stand-in (not the paper's code): fixed Euler steps of (alpha, beta, D),
+    NumPy scalars, one trajectory, "sum" rate p. Returns (t_delta, steps)."""
     alpha = beta = np.float64(kappa)
     D = np.float64(D0)
     r = np.float64(p)
@@ -74,7 +92,7 @@ def _time_best(fn, repeats):
 
 
 def main(
-    out: str = "out/bench_sweeps",
+    out: str = "benchmarks/results",
     sizes: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000),
     ode_max_size: int = 1_000_000,
     chunk_size: int | None = None,
@@ -86,6 +104,8 @@ def main(
     n_check: int = 2000,
     n_euler: int = 5,
     profile_chunks: tuple[int, ...] = (1024, 4096, 16384, 65536),
+    paper_repo: str = DEFAULT_PAPER_REPO,
+    n_notebook: int = 3,
 ):
     """Time `sweep_alignment` (both methods), the bare closed form and the reference's way.
 
@@ -95,7 +115,9 @@ def main(
     - `chunk_size`: the sweeps' chunk size (default: `alignment_chunk_size()` per device);
       `p`, `delta`, `rtol`, `atol`: the problem.
     - `repeats`: timed calls (best kept); `n_check`: states checked against scipy.
-    - `n_euler`: trajectories of the reference's Euler loop (0: skip it).
+    - `n_euler`: trajectories of the NumPy Euler stand-in (0: skip it).
+    - `paper_repo`: the paper's checkout; `n_notebook`: trajectories of its notebook's Euler
+      simulation (0: skip it).
     - `profile_chunks`: chunk sizes of the throughput profile at 1e5 states.
     """
     os.makedirs(out, exist_ok=True)
@@ -109,6 +131,7 @@ def main(
         "atol": atol,
         "chunk_size": chunk_size,
         "note": "shared 2-core CPU: noisy timings (best of `repeats`)",
+        "load_average_start": load(),
         "ode": [],
         "closed_form_sweep": [],
         "closed_form_bare": [],
@@ -212,15 +235,20 @@ def main(
         "closed_form_bare_per_s": max(r["per_s"] for r in results["closed_form_bare"]),
     }
     if n_euler:
-        _reference(results, n_euler, p, delta)
+        _stand_in(results, n_euler, p, delta)
+    if n_notebook:
+        _paper_notebook(results, paper_repo, n_notebook, p, delta)
     print("best", results["best"])
-    with open(os.path.join(out, "results.json"), "w") as f:
+    results["load_average_end"] = load()
+    path = os.path.join(out, f"{jax.default_backend()}_bench_sweeps.json")
+    with open(path, "w") as f:
         json.dump(results, f, indent=2)
+    print(f"wrote {path}")
     return results
 
 
-def _reference(results, n_euler, p, delta):
-    """The reference way at equal accuracy, and the ratio to the best ODE sweep."""
+def _stand_in(results, n_euler, p, delta):
+    """The NumPy Euler stand-in at equal accuracy, and the ratio to the best ODE sweep."""
     D0, kappa, _, _ = _inputs(n_euler, p, delta, seed=2)
     D0 = np.where(np.abs(D0) < 2 * delta, 0.5, D0)  # states that must move
     exact = ff.alignment_time_exact(kappa, kappa, D0, p, delta)
@@ -239,7 +267,8 @@ def _reference(results, n_euler, p, delta):
     step_s = float(np.median(per_step))
     tau_mean = float(np.mean(p * kappa * exact))
     traj_s = tau_mean / h_eq * step_s
-    results["reference_euler"] = {
+    results["numpy_euler_stand_in"] = {
+        "what": "NOT the paper's code: Euler on (alpha, beta, D), NumPy scalars",
         "median_rel_err_by_step": {str(h): v for h, v in errs.items()},
         "error_constant_C": C,
         "step_for_equal_accuracy": h_eq,
@@ -249,9 +278,72 @@ def _reference(results, n_euler, p, delta):
         "trajectories_per_s": 1 / traj_s,
         "method": "extrapolated: measured per-step cost x steps needed (err ~ C h fitted)",
     }
-    results["ratio_ode_vs_reference"] = results["best"]["ode_per_s"] * traj_s
-    print("reference", results["reference_euler"])
-    print("ratio", results["ratio_ode_vs_reference"])
+    results["ratio_ode_vs_numpy_euler_stand_in"] = results["best"]["ode_per_s"] * traj_s
+    print("NumPy Euler stand-in (not the paper's code)", results["numpy_euler_stand_in"])
+    print("ratio ODE sweep / stand-in", results["ratio_ode_vs_numpy_euler_stand_in"])
+
+
+def _paper_notebook(results, paper_repo, n, p, delta):
+    """The paper's notebook simulation at equal accuracy (extrapolated from two steps), its
+    per-step cost in blocks alternating with the stand-in's, and the ratios."""
+    code = extract_paper_code(paper_repo)
+    if code is None:
+        results["paper_notebook"] = "not measured: the paper's code was not found"
+        return
+    ns = load_notebook_simulation(code)
+    D0, kappa, _, _ = _inputs(n, p, delta, seed=3)
+    D0 = np.where(np.abs(D0) < 2 * delta, 0.5, D0)
+    kappa = np.clip(kappa, 1e-2, None)  # the notebook's loop is slow: its shorter trajectories
+    errs, sims = {}, {}
+    for h in (1e-2, 1e-3):  # step in scaled time tau = kappa t / p ("mean")
+        e = []
+        for i, (d, k) in enumerate(zip(D0, kappa, strict=True)):
+            run = dict(p=p, init_k=2, lr=h * p / k, phi=d / 2, psi=0.0, amplitude=k, cell=None)
+            sim = NotebookSimulation(ns, run, delta)
+            t = sim.alignment_time(sim.simulate())
+            e.append(abs(t / sim.t_exact - 1))
+            sims[(h, i)] = sim
+        errs[h] = float(np.median(e))
+    C = errs[1e-3] / 1e-3
+    target = results["accuracy"]["ode_median_rel_err"]
+    h_eq = target / C
+    # Per-step costs: the notebook's and the stand-in's, alternating, 300 steps each.
+    sim = sims[(1e-2, 0)]
+    steps = 300
+
+    def notebook_block():
+        wall, cpu, _ = timed(sim.simulate, steps)
+        return steps, wall, cpu
+
+    def stand_in_block():
+        k = float(kappa[0])
+        wall, cpu, _ = timed(
+            euler_alignment_time, float(D0[0]), k, p, 1e-300, 1e-2 / (p * k), steps
+        )
+        return steps, wall, cpu
+
+    rows = interleave({"notebook": notebook_block, "stand_in": stand_in_block}, 4)
+    step_s = 1 / summary(rows["notebook"])["per_s_median"]
+    tau = float(
+        np.mean([s.t_exact * s.run["amplitude"] / p for (h, _), s in sims.items() if h == 1e-2])
+    )
+    traj_s = tau / h_eq * step_s
+    results["paper_notebook"] = {
+        "what": "the paper's notebook decouple_dynamics_simulation.ipynb: simulate_gradient_flow",
+        "commit": code["commit"],
+        "median_rel_err_by_step": {str(h): v for h, v in errs.items()},
+        "error_constant_C": C,
+        "step_for_equal_accuracy": h_eq,
+        "seconds_per_step": step_s,
+        "per_step_vs_stand_in": ratio(rows["notebook"], rows["stand_in"]),
+        "mean_tau_delta": tau,
+        "seconds_per_trajectory_at_equal_accuracy": traj_s,
+        "method": "extrapolated: measured per-step cost x steps needed (err ~ C h fitted)",
+        "load": load(),
+    }
+    results["ratio_ode_vs_paper_notebook"] = results["best"]["ode_per_s"] * traj_s
+    print("paper notebook", results["paper_notebook"])
+    print("ratio ODE sweep / paper notebook (extrapolated)", results["ratio_ode_vs_paper_notebook"])
 
 
 if __name__ == "__main__":
