@@ -316,6 +316,6 @@ def test_trained_run_view(server, page):
     page.locator("#run-train").click()
     _status(page, "run", ": step ", timeout_s=COMPILE_S)  # its first checkpoint
     page.locator("#run-stop").click()
-    assert "Stopped at step" in _status(page, "run", "Stopped", timeout_s=60)
+    assert "Stopped at step" in _status(page, "run", "Stopped", timeout_s=COMPILE_S)
     _set(page, "run-folder", "/nonexistent/folder")
     assert "no such folder" in _status(page, "run", "Error")
