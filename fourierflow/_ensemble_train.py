@@ -50,7 +50,6 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from ._checks import check_positive_int, check_reduction
 from ._data import FoldedPairs, Split, fold_pairs
 from ._io import lock_folder, to_jsonable
 from ._network import TwoLayerNet
@@ -61,6 +60,7 @@ from ._train import (
     TrainResult,
     activation_name,
     cached_jit,
+    check_run_arguments,
     evaluation_point,
     identity_point,
     leaves_digest,
@@ -248,28 +248,10 @@ def train_ensemble(
     members = int(nets0.theta.shape[0])
     if members < 1:
         raise ValueError("`nets0` must hold at least one member (theta.shape[0] >= 1).")
-    steps = check_positive_int(steps, "steps")
-    log_every = check_positive_int(log_every, "log_every")
-    check_reduction(reduction)
-    if steps % log_every:
-        raise ValueError(
-            f"`steps` must be a multiple of `log_every`; got steps={steps}, log_every={log_every}."
-        )
-    for name, value in (("checkpoint_every", checkpoint_every), ("snapshot_every", snapshot_every)):
-        if value is not None and check_positive_int(value, name) % log_every:
-            raise ValueError(
-                f"`{name}` must be a positive multiple of `log_every` ({log_every}); "
-                f"got {name}={value}."
-            )
-    if checkpoint_dir is None and (checkpoint_every is not None or resume):
-        raise ValueError("`checkpoint_every` and `resume=True` need a `checkpoint_dir`.")
-    if not isinstance(throw, bool):
-        raise TypeError(f"`throw` must be a bool; got {type(throw).__name__} {throw!r}.")
-    if fingerprint is not None and not isinstance(fingerprint, dict):
-        raise TypeError(
-            f"`fingerprint` must be a dict of JSON-able facts or None; got "
-            f"{type(fingerprint).__name__}."
-        )
+    steps, log_every = check_run_arguments(
+        steps, log_every, reduction, checkpoint_dir, checkpoint_every, resume,
+        snapshot_every, throw, fingerprint,
+    )  # fmt: skip
     dtype = nets0.xi.dtype
     hyperparameters = _check_hyperparameters(optimizer, hyperparameters, members, dtype)
     masks = _member_masks(splits, members, nets0.p)

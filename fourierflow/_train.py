@@ -279,28 +279,10 @@ def train(
         raise ValueError(
             f"`net0` must be unbatched (theta of shape (M, p)); got theta.shape={net0.theta.shape}."
         )
-    steps = check_positive_int(steps, "steps")
-    log_every = check_positive_int(log_every, "log_every")
-    check_reduction(reduction)
-    if steps % log_every:
-        raise ValueError(
-            f"`steps` must be a multiple of `log_every`; got steps={steps}, log_every={log_every}."
-        )
-    for name, value in (("checkpoint_every", checkpoint_every), ("snapshot_every", snapshot_every)):
-        if value is not None and check_positive_int(value, name) % log_every:
-            raise ValueError(
-                f"`{name}` must be a positive multiple of `log_every` ({log_every}); "
-                f"got {name}={value}."
-            )
-    if checkpoint_dir is None and (checkpoint_every is not None or resume):
-        raise ValueError("`checkpoint_every` and `resume=True` need a `checkpoint_dir`.")
-    if not isinstance(throw, bool):
-        raise TypeError(f"`throw` must be a bool; got {type(throw).__name__} {throw!r}.")
-    if fingerprint is not None and not isinstance(fingerprint, dict):
-        raise TypeError(
-            f"`fingerprint` must be a dict of JSON-able facts or None; got "
-            f"{type(fingerprint).__name__}."
-        )
+    steps, log_every = check_run_arguments(
+        steps, log_every, reduction, checkpoint_dir, checkpoint_every, resume,
+        snapshot_every, throw, fingerprint,
+    )  # fmt: skip
     split = full_split(net0.p) if split is None else split
     _check_split(split, net0.p)
 
@@ -475,6 +457,37 @@ def make_chunk(optimizer, reduction: str, log_every: int, evaluation_net: Callab
         return params, opt_state, net, metrics_on(net, train_mask, reduction), finite
 
     return chunk
+
+
+def check_run_arguments(
+    steps, log_every, reduction, checkpoint_dir, checkpoint_every, resume, snapshot_every,
+    throw, fingerprint,
+) -> tuple[int, int]:  # fmt: skip
+    """The checks of the arguments that `train` and `train_ensemble` share (before anything
+    compiles); returns `(steps, log_every)` as ints."""
+    steps = check_positive_int(steps, "steps")
+    log_every = check_positive_int(log_every, "log_every")
+    check_reduction(reduction)
+    if steps % log_every:
+        raise ValueError(
+            f"`steps` must be a multiple of `log_every`; got steps={steps}, log_every={log_every}."
+        )
+    for name, value in (("checkpoint_every", checkpoint_every), ("snapshot_every", snapshot_every)):
+        if value is not None and check_positive_int(value, name) % log_every:
+            raise ValueError(
+                f"`{name}` must be a positive multiple of `log_every` ({log_every}); "
+                f"got {name}={value}."
+            )
+    if checkpoint_dir is None and (checkpoint_every is not None or resume):
+        raise ValueError("`checkpoint_every` and `resume=True` need a `checkpoint_dir`.")
+    if not isinstance(throw, bool):
+        raise TypeError(f"`throw` must be a bool; got {type(throw).__name__} {throw!r}.")
+    if fingerprint is not None and not isinstance(fingerprint, dict):
+        raise TypeError(
+            f"`fingerprint` must be a dict of JSON-able facts or None; got "
+            f"{type(fingerprint).__name__}."
+        )
+    return steps, log_every
 
 
 def grokking_stages(history: History, threshold: float = 0.95) -> tuple[int | None, int | None]:

@@ -227,8 +227,18 @@ def compare(
     print(f"max off-frequency leak of the exact flow / kappa: {leak:.2e}; see {out}")
 
 
+def _join(coordinator, num_processes, process_id, cluster) -> None:
+    """Join a job over many processes when asked to (before any computation)."""
+    if coordinator is not None or cluster:
+        from . import distributed
+
+        distributed.initialize(coordinator, num_processes, process_id)
+    elif num_processes is not None or process_id is not None:
+        raise ValueError("`num_processes`, `process_id` need --coordinator (or --cluster).")
+
+
 def sweep(
-    kind: Literal["alignment", "lottery"] = "alignment",
+    kind: Literal["alignment", "lottery", "ensemble"] = "alignment",
     out: Path = Path("out/sweep"),
     n: int = 10_000,
     p: int = 23,
@@ -240,13 +250,14 @@ def sweep(
     shard: str | None = None,
     seed: int = 0,
     resume: bool = False,
+    width: int = 64,
     coordinator: str | None = None,
     num_processes: int | None = None,
     process_id: int | None = None,
     cluster: bool = False,
 ) -> None:
-    """Sweep random initial states: alignment times (Thm 5.3) or the frequency lottery
-    (Lemma C.3).
+    """Sweep random initial states: alignment times (Thm 5.3), the frequency lottery
+    (Lemma C.3), or an ensemble of exact gradient flows.
 
     Results stream to OUT chunk by chunk (a killed sweep continues with --resume) and end in
     OUT/sweep.npz; with --shard i/N in OUT/shard-i-of-N/sweep.npz (combine the shards with
@@ -257,19 +268,22 @@ def sweep(
     Args:
         kind: "alignment": t_delta of single-frequency trajectories, D0 uniform, kappa
             log-uniform; "lottery": multi-frequency neurons' per-frequency ODEs, winner =
-            argmin_k B_k(0).
+            argmin_k B_k(0); "ensemble": exact flows of N networks initialized
+            multi-frequency at kappa = KAPPA_MAX (seeds SEED...), each to its end of the
+            initial stage (max |weight| = 10 kappa), saving per-frequency magnitudes and phases.
         out: output folder.
-        n: number of trajectories (alignment) or neurons (lottery).
+        n: number of trajectories (alignment), neurons (lottery) or networks (ensemble).
         p: modulus (odd, >= 3).
         delta: alignment tolerance in (0, 1).
         kappa_min: smallest initial magnitude.
-        kappa_max: largest initial magnitude.
+        kappa_max: largest initial magnitude (the ensemble's kappa).
         method: "ode" (event-terminated Diffrax solve) or "closed_form" (elliptic integrals).
         chunk_size: elements per chunk (bounds memory; default: the platform's, e.g. 4096 on
             CPU and 262144 on GPU/TPU for alignment ODE sweeps).
         shard: "i/N" to run only shard i of N (multi-process / multi-host runs).
         seed: PRNG seed (every shard must use the same one).
         resume: continue the sweep in OUT from its finished chunks.
+        width: the ensemble's number of neurons.
         coordinator: HOST:PORT of process 0, for a job over many processes.
         num_processes: the job's number of processes (with --coordinator).
         process_id: this process's rank, 0..N-1 (with --coordinator).
@@ -279,12 +293,7 @@ def sweep(
     from ._sweep import parse_shard
 
     with _checking_arguments():
-        if coordinator is not None or cluster:
-            from . import distributed
-
-            distributed.initialize(coordinator, num_processes, process_id)
-        elif num_processes is not None or process_id is not None:
-            raise ValueError("`num_processes`, `process_id` need --coordinator (or --cluster).")
+        _join(coordinator, num_processes, process_id, cluster)
         check_modulus(p)
         check_positive_int(n, "n")
         check_in_open_interval(delta, "delta", 0.0, 1.0)
@@ -295,6 +304,7 @@ def sweep(
             )
         if chunk_size is not None:
             check_positive_int(chunk_size, "chunk_size")
+        check_positive_int(width, "width")
         shard_ij = parse_shard(shard)
         if shard_ij is not None:
             out = Path(out) / f"shard-{shard_ij[0]}-of-{shard_ij[1]}"
@@ -320,6 +330,7 @@ def sweep(
         chunk_size=chunk_size,
         shard=shard,
         seed=seed,
+        **(dict(width=width) if kind == "ensemble" else {}),
     )
     import numpy as np
 
@@ -332,6 +343,19 @@ def sweep(
         result = sweep_alignment(
             D0, kappa, p, delta, method=method, chunk_size=chunk_size, shard=shard_ij, seed=seed,
             out=out, resume=resume,
+        )  # fmt: skip
+    elif kind == "ensemble":
+        import jax.random as jr
+
+        from ._ensemble import solve_ensemble
+        from ._events import MagnitudeAbove
+        from ._init import init_multi_frequency
+
+        keys = jr.split(jr.key(seed), n)
+        result = solve_ensemble(
+            init=lambda x: init_multi_frequency(x["key"], p, width, kappa_max),
+            inputs=dict(key=keys), event=MagnitudeAbove(10 * kappa_max), chunk_size=chunk_size,
+            shard=shard_ij, out=str(out), resume=resume,
         )  # fmt: skip
     else:
         from ._closed_form import blowup_time
@@ -573,14 +597,25 @@ def reproduce(
     list: bool = False,
     out: Path | None = None,
     formats: tuple[_FORMATS, ...] = ("png",),
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    cluster: bool = False,
 ) -> None:
-    """Regenerate a paper figure or table by name (see --list).
+    """Regenerate a paper figure or table by name (see --list). As one job over many
+    processes (the experiment's sweeps and ensembles spread over every process's devices):
+    start it on every process with --coordinator HOST:PORT --num-processes N --process-id I (or
+    --cluster); process 0 writes OUT.
 
     Args:
         name: the experiment's name.
         list: list the experiments with the figure or table each reproduces.
         out: output folder (default: out/NAME).
         formats: figure formats (png, pdf, svg).
+        coordinator: HOST:PORT of process 0, for a job over many processes.
+        num_processes: the job's number of processes (with --coordinator).
+        process_id: this process's rank, 0..N-1 (with --coordinator).
+        cluster: join a job whose processes JAX detects (SLURM, TPU pod slice, Open MPI).
     """
     from .experiments import list_experiments, run_experiment
 
@@ -596,9 +631,18 @@ def reproduce(
             )
         out = out or Path("out") / name
         _unwritten(out)
-    out = _start("reproduce", out, name=name, formats=formats)
-    run_experiment(name, out, formats=tuple(formats))
-    print(f"reproduce {name}: see {out}")
+        _join(coordinator, num_processes, process_id, cluster)
+    import jax
+
+    if jax.process_index() == 0:
+        out = _start("reproduce", out, name=name, formats=formats)
+        run_experiment(name, out, formats=tuple(formats))
+        print(f"reproduce {name}: see {out}")
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:  # every process computes, process 0 writes
+        run_experiment(name, Path(scratch) / name, formats=tuple(formats))
 
 
 def explore(

@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
         (["train", "standard", "--p", "8"], "`p`"),
         (["train", "standard", "--activation", "tanhh"], "activation"),
         (["train", "standard", "--checkpoint-every", "150"], "`checkpoint_every`"),
+        (["sweep", "--kind", "ensemble", "--width", "0"], "`width`"),
         (["reproduce", "no_such_experiment"], "unknown experiment"),
+        (["reproduce", "lottery", "--num-processes", "2"], "`num_processes`"),
         (["merge", "missing.npz"], "`files`"),
     ],
 )
@@ -130,3 +132,19 @@ def test_compare_reports_the_event_times(tmp_path, capsys):
     assert rows["exact"]["outcome"] == ["event"] and rows["main"]["outcome"] == ["event"]
     assert rows["main"]["t_aligned"] < rows["main"]["t_end"] == rows["main"]["t_stop"]
     assert (out / "comparison_neuron0.png").stat().st_size > 0
+
+
+def test_sweep_of_an_exact_flow_ensemble_equals_solo_solves(tmp_path):
+    """`sweep --kind ensemble`: member i is `init_multi_frequency(key_i, p, width, kappa)`
+    solved alone by `solve_exact` to max |weight| = 10 kappa."""
+    import jax.random as jr
+
+    p, width, kappa, seed = 11, 6, 0.05, 4
+    cli.main(["sweep", "--kind", "ensemble", "--n", "3", "--p", str(p), "--width", str(width),
+              "--kappa-max", str(kappa), "--seed", str(seed), "--out", str(tmp_path / "e")])  # fmt: skip
+    result = ff.load_sweep(tmp_path / "e" / "sweep.npz")
+    assert result.describe() == {"event": 3}
+    for i, key in enumerate(jr.split(jr.key(seed), 3)):
+        net0 = ff.init_multi_frequency(key, p, width, kappa)
+        solo = ff.solve_exact(net0, event=ff.MagnitudeAbove(10 * kappa), throw=False)
+        assert float(result["t_stop"][i]) == pytest.approx(float(solo.t_stop), rel=1e-10)

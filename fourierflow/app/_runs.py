@@ -24,25 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .._train import METRICS
 from ._dynamics import as_integer, as_real
 from ._figure import Bars, Heatmap, Line, Panel, View
 
 __all__ = ["Run", "read_run", "history_view", "snapshot_view", "start_training"]
 
 _CHECKPOINT = re.compile(r"^step_(\d{9,})\.json$")
-METRICS = (
-    "train_loss",
-    "train_accuracy",
-    "test_loss",
-    "test_accuracy",
-    "common_accuracy",
-    "rare_accuracy",
-    "mirror_covered_accuracy",
-    "unseen_accuracy",
-    "frequency_sparsity",
-    "phase_alignment",
-    "weight_norm",
-)
 STAGE_COLORS = ("#d62728", "#ff7f0e", "#2ca02c")
 CLASSES = (
     ("common, right", "#1f77b4"),
