@@ -15,6 +15,7 @@ from ._cache import enable_compilation_cache as enable_compilation_cache
 from ._chunking import (
     alignment_chunk_size as alignment_chunk_size,
     default_chunk_size as default_chunk_size,
+    ensemble_chunk_size as ensemble_chunk_size,
 )
 from ._closed_form import (
     alignment_time_closed_form as alignment_time_closed_form,

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._checks import check_choice
+from ._chunking import ensemble_chunk_size
 from ._events import AbstractEvent, Aligned, BlowUp, MagnitudeAbove, as_events
 from ._flow_solve import solve_exact, solve_main
 from ._flows import FlowArgs
@@ -151,7 +152,9 @@ def solve_ensemble(
     - `event`: as in `solve_exact` (shared by the members).
     - `reduction`, `solver`, `stepsize_controller`, `max_steps`, `event_rtol`: as in
       `solve_exact`.
-    - `chunk_size`, `devices`, `progress`, `shard`, `out`, `resume`, `metadata`: as in `sweep`
+    - `chunk_size`: members per chunk (default `ensemble_chunk_size`: on a CPU as many as
+      keep a chunk's working set in cache, on an accelerator up to 1 GiB per intermediate).
+    - `devices`, `progress`, `shard`, `out`, `resume`, `metadata`: as in `sweep`
       (`out` streams the members' results to a folder and `resume` continues it).
 
     **Returns:**
@@ -192,6 +195,11 @@ def solve_ensemble(
     for e in events:  # thresholds are data: one compiled sweep for any of them
         (threshold,) = jax.tree.leaves(e)
         inputs[f"event/{type(e).__name__}"] = np.broadcast_to(np.asarray(threshold), (n,))
+    if chunk_size is None:  # members whose working set fits the cache (CPU) or memory
+        shapes = jax.eval_shape(build, jax.tree.map(lambda a: a[0], dict(inputs)))
+        platform = devices[0].platform if devices else None
+        M, p = shapes.theta.shape
+        chunk_size = ensemble_chunk_size(p, M, np.dtype(shapes.theta.dtype).itemsize, platform)
     if t1 is not None:  # end times are data too (one per member, or shared)
         inputs["t1"] = np.broadcast_to(np.asarray(t1, dtype=float), (n,))
         t1 = _PER_MEMBER

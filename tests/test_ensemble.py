@@ -135,3 +135,14 @@ def test_members_given_as_a_batched_network_and_bad_input():
         ff.solve_ensemble(jax.tree.map(lambda a: a[0], nets))
     with pytest.raises(ValueError, match="`flow`"):
         ff.solve_ensemble(nets, flow="reduced")
+
+
+def test_ensemble_chunk_size_fits_the_budget():
+    """Members per chunk: their (pairs x neurons) intermediates fill 2 MiB on a CPU, 1 GiB on an
+    accelerator; never below 1 or above the platform's sweep chunk."""
+    member = 23 * 24 // 2 * 64 * 8
+    assert ff.ensemble_chunk_size(23, 64, 8, "cpu") == (2 << 20) // member
+    assert ff.ensemble_chunk_size(23, 64, 4, "cpu") == (2 << 20) // (member // 2)
+    assert ff.ensemble_chunk_size(997, 4096, 8, "cpu") == 1
+    assert ff.ensemble_chunk_size(3, 1, 4, "cpu") == ff.default_chunk_size("cpu")
+    assert ff.ensemble_chunk_size(23, 64, 8, "gpu") == min((1 << 30) // member, 1 << 16)
