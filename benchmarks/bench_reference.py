@@ -55,7 +55,7 @@ import jax
 import numpy as np
 
 import fourierflow as ff
-from fourierflow._io import write_json
+from fourierflow import write_json
 
 DEFAULT_PAPER_REPO = "/work/.mirror/Y-Agent+modular-addition-feature-learning/repo"
 PAPER_FILES = (
@@ -86,6 +86,17 @@ NOTEBOOK_RUNS = (
 
 # ---------------------------------------------------------------------------------------------
 # Timing
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else `platform.processor()`."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def load() -> list[float]:

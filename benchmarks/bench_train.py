@@ -18,7 +18,6 @@ Run `python benchmarks/bench_train.py [--key value ...]`; prints and writes
 """
 
 import os
-import platform
 from pathlib import Path
 
 import jax
@@ -29,6 +28,7 @@ from bench_reference import (
     DEFAULT_PAPER_REPO,
     _print_training,
     bench_training,
+    cpu_model,
     extract_paper_code,
     import_paper,
     interleave,
@@ -39,17 +39,7 @@ from bench_reference import (
 )
 
 import fourierflow as ff
-from fourierflow._io import write_json
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+from fourierflow import write_json
 
 
 def matmul_block(m: int = 1024, k: int = 1024, n: int = 1024, repeat: int = 20, dtype=jnp.float32):
@@ -169,7 +159,7 @@ def main(
       `paper_seconds`: target length of one block of the paper's trainer.
     """
     results = dict(
-        cpu=_cpu_model(),
+        cpu=cpu_model(),
         n_cpus=os.cpu_count(),
         jax=jax.__version__,
         backend=jax.default_backend(),

@@ -10,27 +10,16 @@ included in the total, as a loop over `run_config` pays it).
 """
 
 import os
-import platform
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from bench_reference import cpu_model
 
 import fourierflow as ff
-from fourierflow._io import write_json
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+from fourierflow import write_json
 
 
 def matmul_gflops(n: int = 1024, repeat: int = 20, rounds: int = 5) -> dict:
@@ -160,7 +149,7 @@ def main(
         f"{ratio['run_cpu']:.2f}x per CPU-second, {ratio['total_wall']:.2f}x in total wall time"
     )
     results = dict(
-        cpu=_cpu_model(),
+        cpu=cpu_model(),
         n_cpus=os.cpu_count(),
         jax=jax.__version__,
         dtype="float32",
