@@ -524,17 +524,25 @@ def identity_point(params, opt_state):
     return params
 
 
+def _is_schedule_free(x) -> bool:
+    kind = getattr(optax.contrib, "ScheduleFreeState", None)
+    return kind is not None and isinstance(x, kind)
+
+
+def schedule_free_point(params, opt_state):
+    """The schedule-free evaluation point of `params` (the one `ScheduleFreeState` in
+    `opt_state`)."""
+    leaves = jtu.tree_leaves(opt_state, is_leaf=_is_schedule_free)
+    state = [x for x in leaves if _is_schedule_free(x)][0]
+    return optax.contrib.schedule_free_eval_params(state, params)
+
+
 def evaluation_point(opt_state0) -> Callable:
     """`(params, opt_state) -> net` at which to evaluate: the schedule-free evaluation point
-    when the optimizer state holds a `ScheduleFreeState`, else the parameters themselves."""
-    kind = getattr(optax.contrib, "ScheduleFreeState", None)
-    if kind is None:
-        return identity_point
-
-    def is_free(x):
-        return isinstance(x, kind)
-
-    found = [x for x in jtu.tree_leaves(opt_state0, is_leaf=is_free) if is_free(x)]
+    when the optimizer state holds a `ScheduleFreeState`, else the parameters themselves (one
+    module-level function each, so the compiled chunks of later runs are reused)."""
+    leaves = jtu.tree_leaves(opt_state0, is_leaf=_is_schedule_free)
+    found = [x for x in leaves if _is_schedule_free(x)]
     if not found:
         return identity_point
     if len(found) > 1:
@@ -542,12 +550,7 @@ def evaluation_point(opt_state0) -> Callable:
             f"`optimizer` holds {len(found)} schedule-free states; cannot tell which one "
             "gives the evaluation point. Use one schedule-free transformation."
         )
-
-    def evaluation_net(params, opt_state):
-        state = [x for x in jtu.tree_leaves(opt_state, is_leaf=is_free) if is_free(x)][0]
-        return optax.contrib.schedule_free_eval_params(state, params)
-
-    return evaluation_net
+    return schedule_free_point
 
 
 def _all_finite(tree) -> Bool[Array, ""]:

@@ -137,12 +137,14 @@ def test_members_given_as_a_batched_network_and_bad_input():
         ff.solve_ensemble(nets, flow="reduced")
 
 
-def test_ensemble_chunk_size_fits_the_budget():
-    """Members per chunk: their (pairs x neurons) intermediates fill 2 MiB on a CPU, 1 GiB on an
-    accelerator; never below 1 or above the platform's sweep chunk."""
-    member = 23 * 24 // 2 * 64 * 8
-    assert ff.ensemble_chunk_size(23, 64, 8, "cpu") == (2 << 20) // member
-    assert ff.ensemble_chunk_size(23, 64, 4, "cpu") == (2 << 20) // (member // 2)
-    assert ff.ensemble_chunk_size(997, 4096, 8, "cpu") == 1
-    assert ff.ensemble_chunk_size(3, 1, 4, "cpu") == ff.default_chunk_size("cpu")
-    assert ff.ensemble_chunk_size(23, 64, 8, "gpu") == min((1 << 30) // member, 1 << 16)
+@pytest.mark.parametrize("platform, budget", [("cpu", 2 << 20), ("gpu", 1 << 30)])
+@pytest.mark.parametrize("p, width, itemsize", [(23, 64, 8), (23, 64, 4), (97, 1024, 8), (3, 1, 4)])
+def test_ensemble_chunk_size_is_the_largest_that_fits(platform, budget, p, width, itemsize):
+    """Members per chunk: the most whose (pairs x neurons) intermediates fit the platform's
+    budget (2 MiB on a CPU, 1 GiB on an accelerator), at least 1, at most the sweep chunk."""
+    member = p * (p + 1) // 2 * width * itemsize
+    chunk = ff.ensemble_chunk_size(p, width, itemsize, platform)
+    cap = ff.default_chunk_size(platform)
+    assert 1 <= chunk <= cap
+    assert chunk == 1 or chunk * member <= budget
+    assert chunk == cap or (chunk + 1) * member > budget

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import ANNOUNCED_WRITES
 
 import fourierflow as ff
 from fourierflow import cli
@@ -115,26 +116,14 @@ def test_run_ensemble_members_equal_run_config_to_rounding():
         assert _max_rel(member.opt_state.inner_state, solo.opt_state) < 1e-9
 
 
-DRIVER = """
-import json, sys, time
-import jax
-jax.config.update("jax_enable_x64", True)
-from fourierflow import _configs, _train
-args = json.loads(sys.argv[1])
-write_atomic = _train.write_atomic
-
-def announced_write(path, data):
-    def write(tmp):
-        tmp.write_bytes(data)
-        print("writing", path.name, flush=True)
-        time.sleep(600 if path.name == args["hold"] else 0)
-    return write_atomic(path, write)
-
-_train.write_atomic = announced_write  # checkpoints of ensembles are written by _train.save_checkpoint
+DRIVER = (
+    ANNOUNCED_WRITES
+    + """
 config = _configs.get_config("grokking", **args["config"])
 _configs.run_ensemble(config, args["seeds"], lr=args["lr"], checkpoint_dir=args["folder"],
     checkpoint_every=args["every"], throw=False, progress=False)
 """
+)
 RESUME = dict(
     config=dict(p=7, width=8, steps=150, log_every=10, optimizer="sgd", activation="quad",
                 init_scale=1.0),

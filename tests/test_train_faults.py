@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import ANNOUNCED_WRITES
 
 import fourierflow as ff
 
@@ -36,28 +37,16 @@ SNAPSHOT_EVERY = 30
 WRITE_DELAY = 0.05  # seconds each file of a checkpoint stays a `.tmp` file in the subprocess
 
 # The training subprocess: resume into `folder` and run to the end, then save the outcome.
-DRIVER = """
-import json, sys, time
-import jax
-jax.config.update("jax_enable_x64", True)
+DRIVER = (
+    ANNOUNCED_WRITES
+    + """
 import equinox as eqx
-from fourierflow import _configs, _train
-args = json.loads(sys.argv[1])
-write_atomic = _train.write_atomic
-
-def announced_write(path, data):
-    def write(tmp):
-        tmp.write_bytes(data)
-        print("writing", path.name, flush=True)
-        time.sleep(600 if path.name == args["hold"] else args["delay"])
-    return write_atomic(path, write)
-
-_train.write_atomic = announced_write
 config = _configs.get_config("grokking", **args["config"])
 r = _configs.run_config(config, seed=args["seed"], checkpoint_dir=args["folder"],
     checkpoint_every=args["every"], snapshot_every=args["every"], resume=True, progress=False)
 eqx.tree_serialise_leaves(args["out"], (r.net, r.opt_state, r.history, r.snapshots))
 """
+)
 
 
 def _config(**overrides):

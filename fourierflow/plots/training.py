@@ -82,7 +82,7 @@ def plot_dft_heatmap(net: ff.TwoLayerNet, neurons: Sequence[int] | None = None, 
 @paper_figure
 def plot_cosine_fits(net: ff.TwoLayerNet, neurons: Sequence[int] = (0, 1, 2), *, title=None):
     """Fig. 2b: `theta_m[j]` and `xi_m[j]` with the single-cosine fit at the dominant frequency
-    `g0/sqrt(p) + alpha_k cos(w_k j + phi_k)` (SPEC section 4); a page's width (7 in).
+    `g0/sqrt(p) + alpha_k cos(w_k j + phi_k)` (theory eq. (9)); a page's width (7 in).
 
     **Arguments:**
 
